@@ -1,0 +1,121 @@
+"""History: the plain-data record of one training run, replayable without retraining.
+
+Figures and widgets read a History; they never re-run training to draw. It carries the truth masks of the training
+set so that a saved ``.npz`` file alone can be animated (noisy vs clean, minority vs majority).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_ARRAYS = ("steps", "indices", "weights", "train_loss", "weighted_loss", "val_loss", "eval_steps", "test_acc",
+           "val_acc", "test_loss", "y", "y_clean", "is_noisy", "is_minority")
+
+
+@dataclass
+class History:
+    """Per-step, per-example record of a run (``R`` recorded steps, batch size ``B``, ``E`` evaluations, ``n``
+    training examples).
+
+    Attributes:
+        steps: ``(R,)`` int64 step numbers that were recorded (0-based).
+        indices: ``(R, B)`` int64 dataset indices of the batch at each recorded step.
+        weights: ``(R, B)`` float32 weights used for those examples; each row sums to 1 or is all zero.
+            Multiply by ``B`` to compare with uniform training (where every weight is then 1).
+        train_loss: ``(R,)`` unweighted mean per-example training loss of the batch (nats).
+        weighted_loss: ``(R,)`` the loss actually minimised, ``sum_i w_i f_i``.
+        val_loss: ``(R,)`` mean loss on the clean validation set before the step.
+        eval_steps: ``(E,)`` steps after which the model was evaluated; test_acc, val_acc: ``(E,)`` accuracy in
+            [0, 1]; test_loss: ``(E,)`` mean test cross-entropy.
+        y, y_clean, is_noisy, is_minority: ``(n,)`` the training set's observed/true labels and truth masks.
+        meta: JSON-serialisable settings (method, seed, lr, device, dataset info, wall time, ...).
+    """
+
+    steps: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+    train_loss: np.ndarray
+    weighted_loss: np.ndarray
+    val_loss: np.ndarray
+    eval_steps: np.ndarray
+    test_acc: np.ndarray
+    val_acc: np.ndarray
+    test_loss: np.ndarray
+    y: np.ndarray
+    y_clean: np.ndarray
+    is_noisy: np.ndarray
+    is_minority: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # --- derived views ---------------------------------------------------------------------------------------
+    @property
+    def batch_size(self) -> int:
+        return int(self.indices.shape[1]) if self.indices.ndim == 2 and len(self.indices) else 0
+
+    @property
+    def final_test_accuracy(self) -> float:
+        """Test accuracy at the last evaluation (NaN if the run never evaluated)."""
+        return float(self.test_acc[-1]) if len(self.test_acc) else float("nan")
+
+    @property
+    def final_test_error(self) -> float:
+        return 1.0 - self.final_test_accuracy
+
+    def zero_weight_fraction(self) -> float:
+        """Share of recorded steps whose weights were all zero (L2RW found no helpful example in the batch)."""
+        if not len(self.weights):
+            return 0.0
+        return float((self.weights.sum(axis=1) == 0).mean())
+
+    def group_mask(self, group: str) -> np.ndarray:
+        """``(R, B)`` bool: which batch entries belong to ``group`` ("noisy", "clean", "minority", "majority")."""
+        masks = {"noisy": self.is_noisy, "clean": ~self.is_noisy, "minority": self.is_minority,
+                 "majority": ~self.is_minority}
+        if group not in masks:
+            raise ValueError(f"group={group!r} is not allowed; allowed: {', '.join(map(repr, masks))}")
+        return masks[group][self.indices]
+
+    def mean_weight(self, group: str) -> np.ndarray:
+        """``(R,)`` mean of ``weight * B`` over the batch entries in ``group`` at each recorded step (NaN where the
+        batch held none). 1.0 is the uniform weight; the paper's story is noisy < 1 < minority."""
+        mask = self.group_mask(group)
+        scaled = self.weights * self.batch_size
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(mask.any(axis=1), (scaled * mask).sum(axis=1) / mask.sum(axis=1), np.nan)
+
+    def example_mean_weight(self) -> np.ndarray:
+        """``(n,)`` each training example's mean of ``weight * B`` over the steps it was drawn (NaN if never)."""
+        n = len(self.y)
+        total = np.bincount(self.indices.ravel(), weights=(self.weights * self.batch_size).ravel(), minlength=n)
+        count = np.bincount(self.indices.ravel(), minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+    # --- persistence ---------------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write a compressed ``.npz`` (arrays + JSON meta) atomically; returns the path."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(".npz")
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, **{k: getattr(self, k) for k in _ARRAYS}, meta=np.array(json.dumps(self.meta)))
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "History":
+        """Read a History written by :meth:`save`."""
+        with np.load(Path(path), allow_pickle=False) as f:
+            arrays = {k: f[k] for k in _ARRAYS}
+            meta = json.loads(str(f["meta"]))
+        return cls(**arrays, meta=meta)
+
+    def equals(self, other: "History") -> bool:
+        """Exactly the same recorded numbers (meta's wall time excluded) — used by the determinism tests."""
+        return all(np.array_equal(getattr(self, k), getattr(other, k), equal_nan=getattr(self, k).dtype.kind == "f")
+                   for k in _ARRAYS)

@@ -1,0 +1,149 @@
+"""What a training method is: one object that answers, each step, "what loss do I minimise on this batch?".
+
+Weighting methods (L2RW, proportion, random, hard mining) only override :meth:`Method.batch_weights`;
+data methods (resampling, SMOTE, clean-only) override :meth:`Method.prepare` or :meth:`Method.make_sampler`;
+model methods (noise-adaptation layer) override :meth:`Method.wrap_model`; loss methods (bootstrapping) override
+:meth:`Method.per_example_loss`. One trainer (``l2rw_viz.train.train``) runs them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.dataset import BiasedDataset
+from ..reweight import weighted_loss
+
+
+@dataclass
+class StepContext:
+    """Everything a method may look at in one training step (tensors already on the training device).
+
+    Attributes:
+        model: the module being trained (the wrapped one if the method wraps the model), in train mode.
+        x: ``(b, *F)`` the training batch; y: ``(b,)`` int64 its observed labels.
+        idx: ``(b,)`` int64 numpy array, the batch's indices into ``dataset.x``.
+        x_val, y_val: the clean validation set ``(m, *F)``, ``(m,)``.
+        step: 0-based step number; lr: the learning rate of this step (after any schedule).
+        dataset: the (prepared) dataset on the CPU, masks included — a method must not use the truth masks.
+        generator: a ``torch.Generator`` seeded from the run's seed, for methods that draw random numbers.
+        per_example_loss: ``(logits, y) -> (b,)`` the method's loss per example.
+    """
+
+    model: nn.Module
+    x: torch.Tensor
+    y: torch.Tensor
+    idx: np.ndarray
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    step: int
+    lr: float
+    dataset: BiasedDataset
+    generator: torch.Generator
+    per_example_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class StepOutput:
+    """What one step produced: ``loss`` (scalar, with graph) to back-propagate, ``weights`` ``(b,)`` detached
+    (they sum to 1, or are all zero when the method found nothing worth learning from), and
+    ``per_example_losses`` ``(b,)`` detached."""
+
+    loss: torch.Tensor
+    weights: torch.Tensor
+    per_example_losses: torch.Tensor
+
+
+def epoch_sampler(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Endless batches of ``batch_size`` indices from ``range(n)``: shuffle, walk through, reshuffle.
+
+    When ``batch_size > n`` each batch is drawn with replacement (tiny data sets such as "clean only").
+    """
+    if batch_size > n:
+        while True:
+            yield rng.integers(0, n, size=batch_size)
+    order = rng.permutation(n)
+    pos = 0
+    while True:
+        if pos + batch_size > n:
+            # carry the unused tail into the next epoch so every example is seen once per epoch
+            order = np.concatenate([order[pos:], rng.permutation(n)])
+            pos = 0
+        yield order[pos:pos + batch_size]
+        pos += batch_size
+
+
+class Method:
+    """Plain training with uniform weights ``1/b``; the base class of every method.
+
+    Subclasses set ``name`` and override the hooks they need. ``uses_validation`` says whether the method looks
+    at the clean validation set (L2RW does; plain training does not), which tables report.
+    """
+
+    name: str = "plain"
+    uses_validation: bool = False
+
+    def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
+        """Change the training data before training (SMOTE, clean-only). Default: unchanged."""
+        return dataset
+
+    def wrap_model(self, model: nn.Module) -> nn.Module:
+        """The module trained on the (noisy) labels; ``model`` itself is evaluated. Default: ``model``."""
+        return model
+
+    def make_sampler(self, dataset: BiasedDataset, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+        """Endless iterator of ``(batch_size,)`` index arrays. Default: shuffled epochs."""
+        return epoch_sampler(dataset.n, batch_size, rng)
+
+    def per_example_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``(b, C), (b,) -> (b,)`` loss per example. Default: cross-entropy."""
+        return F.cross_entropy(logits, y, reduction="none")
+
+    def batch_weights(self, ctx: StepContext) -> torch.Tensor:
+        """``(b,)`` non-negative weights for the batch, summing to 1 (or all zero). Default: uniform ``1/b``."""
+        b = len(ctx.y)
+        return torch.full((b,), 1.0 / b, device=ctx.x.device, dtype=ctx.x.dtype)
+
+    def step(self, ctx: StepContext) -> StepOutput:
+        """One step's loss: weights first (they may look ahead), then the weighted loss of a fresh forward."""
+        weights = self.batch_weights(ctx).detach()
+        losses = ctx.per_example_loss(ctx.model(ctx.x), ctx.y)
+        return StepOutput(weighted_loss(losses, weights), weights, losses.detach())
+
+    def describe(self) -> dict[str, Any]:
+        """Settings for tables and History metadata (JSON-serialisable)."""
+        return {"method": self.name}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.describe()})"
+
+
+METHODS: dict[str, type[Method]] = {}
+
+
+def register(cls: type[Method]) -> type[Method]:
+    """Class decorator: make a method available by its ``name`` to ``get_method``, the trainer and the CLI."""
+    METHODS[cls.name] = cls
+    return cls
+
+
+register(Method)
+
+
+def get_method(method: str | Method, **kwargs: Any) -> Method:
+    """A method instance from a registered name (``"plain"``, ``"l2rw"``, ...) or an instance (returned as is)."""
+    if isinstance(method, Method):
+        if kwargs:
+            raise ValueError(f"method={method!r} is an instance; keyword settings {sorted(kwargs)} are only allowed "
+                             "with a method name")
+        return method
+    from . import available_methods  # noqa: F401  (imports every method module so all are registered)
+
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not allowed; allowed: {', '.join(sorted(METHODS))}")
+    return METHODS[method](**kwargs)
