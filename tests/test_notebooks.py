@@ -1,0 +1,74 @@
+"""Every course notebook runs top to bottom in smoke mode (L2RW_SMOKE=1), really trains something, draws figures
+with data, and is committed without outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+TIMINGS: dict[str, float] = {}
+
+pytestmark = pytest.mark.notebooks
+
+
+def test_there_is_a_course():
+    assert len(NOTEBOOKS) >= 8, [p.name for p in NOTEBOOKS]
+
+
+def test_notebooks_are_committed_without_outputs():
+    result = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *map(str, NOTEBOOKS)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"notebooks carry outputs (run nbstripout on them):\n{result.stdout}{result.stderr}"
+
+
+def _plotly_traces(nb) -> list[dict]:
+    traces = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "application/vnd.plotly.v1+json" in data:
+                traces += data["application/vnd.plotly.v1+json"].get("data", [])
+    return traces
+
+
+def _has_points(trace: dict) -> bool:
+    return any(isinstance(trace.get(k), (list, dict)) and len(trace[k]) > 0 for k in ("x", "y", "z", "values"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_in_smoke_mode(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("L2RW_SMOKE", "1")
+    monkeypatch.setenv("L2RW_DATA_DIR", str(tmp_path / "data"))  # never touch a user's cache, never download
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(len(c.source.splitlines()) <= 30 for c in code), \
+        f"{path.name}: a code cell is longer than 30 lines; move it into l2rw_viz"
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    start = time.perf_counter()
+    client.execute()
+    TIMINGS[path.name] = time.perf_counter() - start
+    # something real happened: every code cell ran, and the figures the notebook drew hold data
+    assert all(c.get("execution_count") for c in code)
+    traces = _plotly_traces(nb)
+    assert traces and any(_has_points(t) for t in traces), f"{path.name} drew no plotly figure with data"
+    # the notebook's own check-yourself cells assert real numbers (accuracy beats chance, weights sum to 1, ...)
+    assert any("assert" in c.source for c in code), f"{path.name} has no check cell"
+
+
+def test_report_notebook_timings(request):
+    """Runs last in this file: writes the measured smoke-mode times for the closing note and the README."""
+    if TIMINGS:
+        out = Path(os.environ.get("L2RW_TIMINGS_FILE", ROOT / ".pytest_cache" / "notebook_timings.json"))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(TIMINGS, indent=1))
+        print("\nnotebook smoke times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in TIMINGS.items()))
