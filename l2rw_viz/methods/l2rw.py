@@ -1,0 +1,338 @@
+"""L2RW as a trainer method: Algorithm 1 of Ren et al. (2018), with a fused fast path.
+
+Lines 4-11 (the weights) live in :mod:`l2rw_viz.reweight`; this file adds lines 12-14 — the weighted loss of the
+batch with those weights and the optimiser step (the trainer's SGD, momentum included). Momentum belongs to the real
+update only: the look-ahead of lines 6-7 is plain SGD on the current parameters, and the method never sees the
+optimiser, so its weights cannot depend on the momentum buffer.
+
+Three ways to take one step, all giving the same weights and the same gradient:
+
+* ``weights_method="autodiff"`` (or ``fused=False``): weights from :func:`~l2rw_viz.reweight.l2rw_weights`, then a
+  fresh forward/backward of the weighted loss — the textbook order, about 3-4x a plain step.
+* ``fused=True`` with ``weights_method="jvp"``, *layer-wise* path (when every trainable parameter lives in a
+  ``Linear``/``Conv*``/``LayerNorm``/``GroupNorm`` layer and examples do not interact): one forward and one
+  backward of the training batch with the validation batch appended give, at each such layer ``l``, its inputs
+  ``a_l`` and the per-example backward signals ``g_l[i] = df_i/dz_l[i]``; the validation rows give the validation
+  gradient ``G`` through each layer's weight-gradient formula. Because ``z_l`` is linear in the layer's
+  parameters, the directional derivative of ``f_i`` along ``G`` is ``sum_l <g_l[i], layer_l(a_l[i]; params=G_l)>``
+  (for a Linear layer ``g_i^T G_W a_i + g_i . G_b``), which is exactly the score of the identity. The backward
+  is linear in the loss gradient, so the weighted backward needs no second pass: the signals of the weighted loss
+  are ``w_i g_l[i]``, and each layer's parameter gradient is its usual weight-gradient formula applied to them.
+  The first time a model is seen, this path is checked against the generic JVP on that batch (in eval mode, so
+  that dropout does not differ); if they disagree (a custom forward that mixes examples, in-place ops on a
+  layer's output, a forward that cannot take the concatenated batch...) the method warns and falls back.
+* ``fused=True``, generic path (any other module): the training forward runs once with forward-mode dual
+  parameters (primal ``theta``, tangent ``G``); the tangent of the losses gives the scores and the primal graph
+  gives the weighted backward. BatchNorm running statistics are then updated once, by this real training forward.
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from typing import Any, Callable
+
+import torch
+import torch.autograd.forward_ad as fwAD
+from torch import nn
+from torch.func import functional_call, vjp
+
+from ..checks import check_choice, check_in_range
+from ..reweight import (WEIGHT_METHODS, l2rw_scores, l2rw_weights, normalize_weights, validation_gradient,
+                        weighted_loss)
+from .base import Method, StepContext, StepOutput, register
+
+_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+# layers whose output is linear in their own parameters (jointly in weight and bias) and per-example
+_LINEAR_IN_PARAMS = (nn.Linear, *_CONV, nn.LayerNorm, nn.GroupNorm)
+
+
+@register
+class L2RW(Method):
+    """Learning to Reweight Examples (Ren et al., 2018, Algorithm 1): weights from one look-ahead step.
+
+    Args:
+        weights_method: ``"jvp"`` (default; the identity, forward mode) or ``"autodiff"`` (Algorithm 1 verbatim,
+            reverse mode through the look-ahead step).
+        lookahead_lr: step size ``alpha`` of the look-ahead (> 0); ``None`` (default) uses the step's learning rate.
+            Plain SGD, never momentum. Changes the raw scores by a common factor only, not the normalised weights.
+        fused: with ``weights_method="jvp"``, share the training forward (and, where it applies, the backward)
+            between the weights and the weighted update (see the module docstring). ``False``: the textbook order.
+    """
+
+    name = "l2rw"
+    uses_validation = True
+
+    def __init__(self, weights_method: str = "jvp", lookahead_lr: float | None = None, fused: bool = True):
+        self.weights_method = check_choice("weights_method", weights_method, WEIGHT_METHODS)
+        self.lookahead_lr = (None if lookahead_lr is None else
+                             check_in_range("lookahead_lr", lookahead_lr, 0.0, float("inf"), low_open=True,
+                                            high_open=True))
+        self.fused = bool(check_choice("fused", fused, [True, False]))
+        self._checked: weakref.ref | None = None   # the model the layer-wise path was checked on
+        self._layerwise_ok = False
+        self.last_path = ""                        # "layerwise", "dual" or "unfused": which path the last step took
+
+    def _lr(self, ctx: StepContext) -> float:
+        return ctx.lr if self.lookahead_lr is None else self.lookahead_lr
+
+    def batch_weights(self, ctx: StepContext) -> torch.Tensor:
+        """Algorithm 1, lines 4-11 for this batch: ``(b,)`` weights, summing to 1 or all zero."""
+        return l2rw_weights(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss,
+                            lr=self._lr(ctx), method=self.weights_method)
+
+    def step(self, ctx: StepContext) -> StepOutput:
+        """Weights (lines 4-11) and the weighted loss (line 12) whose ``backward()`` gives line 13's gradient."""
+        if self.weights_method != "jvp" or not self.fused:
+            self.last_path = "unfused"
+            return super().step(ctx)
+        if self._uses_layerwise(ctx):
+            self.last_path = "layerwise"
+            return layerwise_step(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss,
+                                  lr=self._lr(ctx))
+        self.last_path = "dual"
+        return dual_step(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss, lr=self._lr(ctx))
+
+    def _uses_layerwise(self, ctx: StepContext) -> bool:
+        if self._checked is not None and self._checked() is ctx.model:
+            return self._layerwise_ok
+        self._checked = weakref.ref(ctx.model)
+        self._layerwise_ok = False
+        if layerwise_layers(ctx.model) is None:
+            return False
+        # check once per model, on the first batch, in eval mode: the fused pass concatenates the validation
+        # batch to the training batch, so dropout would draw other masks than the reference does
+        modes = {m: m.training for m in ctx.model.modules()}
+        dtype = ctx.x.dtype
+        try:
+            ctx.model.eval()
+            reference = l2rw_scores(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss,
+                                    lr=1.0, method="jvp")
+            fast = layerwise_scores(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss)
+            dtype = reference.dtype
+            scale = reference.abs().max().clamp(min=torch.finfo(dtype).tiny)
+            err = float((fast - reference).abs().max() / scale)
+        except Exception as exc:   # e.g. a forward that cannot take the concatenated batch
+            err, reason = float("inf"), f"{type(exc).__name__}: {exc}"
+        else:
+            reason = f"relative error {err:.2e}"
+        finally:
+            for m, mode in modes.items():
+                m.training = mode
+        tol = 1e-3 if _low_precision(dtype) else 1e-8
+        if err > tol:
+            warnings.warn(f"L2RW: the layer-wise fast path disagrees with the generic JVP on "
+                          f"{type(ctx.model).__name__} ({reason}); using the generic fused path for this model",
+                          RuntimeWarning, stacklevel=3)
+            return False
+        self._layerwise_ok = True
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        return {"method": self.name, "weights_method": self.weights_method, "lookahead_lr": self.lookahead_lr,
+                "fused": self.fused}
+
+
+def _low_precision(dtype: torch.dtype) -> bool:
+    """float32 and below: the first-batch check allows a relative error of 1e-3 instead of 1e-8."""
+    return dtype in (torch.float16, torch.bfloat16, torch.float32)
+
+
+# --- the generic fused path: one dual-number forward -------------------------------------------------------------
+def dual_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, *,
+              loss_fn: Callable, lr: float) -> StepOutput:
+    """One L2RW step for any module: the training forward carries tangents ``G = grad L_val`` (forward mode), so
+    the same pass gives the losses (primal, with graph) and ``<grad f_i, G>`` (tangent)."""
+    g_val = validation_gradient(model, x_val, y_val, loss_fn=loss_fn)
+    with fwAD.dual_level():
+        params = {k: fwAD.make_dual(p, g_val[k]) for k, p in model.named_parameters() if p.requires_grad}
+        # the real module buffers: this is the step's own training forward, so BatchNorm statistics move once
+        out = fwAD.unpack_dual(loss_fn(functional_call(model, params, (x,)), y))
+        losses, directional = out.primal, out.tangent
+    weights = normalize_weights(lr * directional.detach())           # line 11
+    return StepOutput(weighted_loss(losses, weights), weights, losses.detach())   # line 12
+
+
+# --- the layer-wise fused path -------------------------------------------------------------------------------------
+def layerwise_layers(model: nn.Module) -> list[nn.Module] | None:
+    """The layers the layer-wise path hooks, or ``None`` when it does not apply to ``model``: some trainable
+    parameter lives outside a Linear/Conv/LayerNorm/GroupNorm layer, or a BatchNorm in train mode (or any layer
+    whose output is changed in place, ``inplace=True``) is present."""
+    layers = []
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.training:
+            return None
+        if getattr(module, "inplace", False):
+            return None
+        own = [p for p in module.parameters(recurse=False) if p.requires_grad]
+        if own:
+            if not isinstance(module, _LINEAR_IN_PARAMS):
+                return None
+            layers.append(module)
+    return layers or None
+
+
+class _Recorder:
+    """Forward hooks that keep each hooked layer call's inputs and output (a layer may be called several times)."""
+
+    def __init__(self, layers: list[nn.Module]):
+        self.calls: list[tuple[nn.Module, tuple, torch.Tensor]] = []
+        self._handles = [m.register_forward_hook(self._hook) for m in layers]
+
+    def _hook(self, module, args, output):
+        self.calls.append((module, args, output))
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+
+
+def _forward_with_signals(model, layers, x, y, x_val, y_val, loss_fn, names):
+    """One forward of the training batch *and* the validation batch (concatenated), one backward of
+    ``sum_i f_i + L_val`` to each hooked output ``z``.
+
+    Returns ``(losses (b,), calls, signals, g_val)``: for each hooked layer call, its training inputs and the
+    per-example signals ``g = df_i/dz[i]`` of the training rows (examples are independent, so the gradient of the
+    sum at example i's rows is that example's own signal; only the signals are asked for, so autograd skips every
+    parameter gradient), and ``g_val = grad L_val`` built from the validation rows with each layer's
+    weight-gradient formula.
+    """
+    b = len(y)
+    rec = _Recorder(layers)
+    try:
+        logits = model(torch.cat([x, x_val.to(x.dtype)]))
+    finally:
+        rec.remove()
+    losses = loss_fn(logits[:b], y)
+    val_loss = loss_fn(logits[b:], y_val).mean()
+    outs = [out for _, _, out in rec.calls]
+    signals = torch.autograd.grad(losses.sum() + val_loss, outs, allow_unused=True, materialize_grads=True)
+    calls, train_signals, g_val = [], [], {}
+    ones = torch.ones(len(y_val), dtype=losses.dtype, device=losses.device)
+    with torch.no_grad():
+        for (module, args, _), g in zip(rec.calls, signals):
+            a = args[0].detach()
+            for local, value in _param_grads(module, (a[b:],), g[b:], ones).items():
+                p = getattr(module, local)
+                if p.requires_grad:
+                    k = names[id(p)]
+                    g_val[k] = value if k not in g_val else g_val[k] + value
+            calls.append((module, (a[:b],), None))
+            train_signals.append(g[:b])
+    return losses, calls, train_signals, g_val
+
+
+def _layer_params(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: p for k, p in module.named_parameters(recurse=False)}
+
+
+def _directional(calls, signals, g_val: dict[str, torch.Tensor], names: dict[int, str]) -> torch.Tensor:
+    """``(b,)`` ``<grad f_i, G>`` summed over the hooked layer calls: each layer's output with its parameters
+    replaced by ``G`` is its output's derivative along ``G`` (linear in the parameters)."""
+    total = None
+    for (module, args, _), g in zip(calls, signals):
+        tangent = {k: g_val.get(names[id(p)], torch.zeros_like(p)) if p.requires_grad else torch.zeros_like(p)
+                   for k, p in _layer_params(module).items()}
+        with torch.no_grad():
+            t = functional_call(module, tangent, tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args))
+            part = torch.bmm(g.flatten(1).unsqueeze(1), t.flatten(1).unsqueeze(2)).view(-1)  # per-example dot
+        total = part if total is None else total + part
+    return total
+
+
+def layerwise_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor,
+                     *, loss_fn: Callable, lr: float = 1.0) -> torch.Tensor:
+    """The L2RW scores ``lr * <grad f_i, grad L_val>`` ``(b,)`` by the layer-wise path alone (for checks)."""
+    layers = _require_layers(model)
+    names = {id(p): k for k, p in model.named_parameters()}
+    _, calls, signals, g_val = _forward_with_signals(model, layers, x, y, x_val, y_val, loss_fn, names)
+    return (lr * _directional(calls, signals, g_val, names)).detach()
+
+
+def _require_layers(model: nn.Module) -> list[nn.Module]:
+    layers = layerwise_layers(model)
+    if layers is None:
+        raise ValueError(f"model={type(model).__name__} does not fit the layer-wise path; allowed: trainable "
+                         "parameters only in Linear/Conv/LayerNorm/GroupNorm layers, no BatchNorm in train mode")
+    return layers
+
+
+def _scale(t: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    return t * weights.view(-1, *([1] * (t.ndim - 1)))
+
+
+def _param_grads(module: nn.Module, args: tuple, g: torch.Tensor, weights: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Gradients of ``sum_i weights_i * sum(g[i] * module(args)[i])`` with respect to the layer's own parameters:
+    its weight-gradient formula on the per-example signals ``g`` scaled by ``weights`` (Algorithm 1, line 13).
+
+    Closed forms for Linear and zero-padded Conv — where ``sum_i (w_i g_i) a_i^T = sum_i g_i (w_i a_i)^T`` lets
+    the smaller of input and signal carry the weights — and a VJP of the layer otherwise.
+    """
+    a = args[0].detach()
+    if isinstance(module, nn.Linear) or (isinstance(module, _CONV) and module.padding_mode == "zeros"
+                                         and not isinstance(module.padding, str)):
+        scale_input = a.numel() < g.numel()
+        a_w, g_w = (_scale(a, weights), g) if scale_input else (a, _scale(g, weights))
+        out = {}
+        if isinstance(module, nn.Linear):
+            out["weight"] = g_w.reshape(-1, g.shape[-1]).T @ a_w.reshape(-1, a.shape[-1])
+        else:
+            _, out["weight"], _ = torch.ops.aten.convolution_backward(
+                g_w, a_w, module.weight, None, module.stride, module.padding, module.dilation, False,
+                [0] * len(module.stride), module.groups, [False, True, False])
+        if module.bias is not None:   # bias: sum over examples (and positions) of w_i g_i
+            channel = -1 if isinstance(module, nn.Linear) else 1
+            per_example = g.movedim(channel, 1).reshape(len(g), g.shape[channel], -1).sum(2)   # (b, out)
+            out["bias"] = weights @ per_example
+        return out
+    params = {k: p.detach() for k, p in _layer_params(module).items()}
+    _, pullback = vjp(lambda p: functional_call(module, p, tuple(x.detach() if isinstance(x, torch.Tensor) else x
+                                                                  for x in args)), params)
+    return pullback(_scale(g, weights))[0]
+
+
+class _PrecomputedBackward(torch.autograd.Function):
+    """A scalar whose backward hands the parameters gradients computed by ``compute()`` (called lazily, so a
+    skipped update costs nothing)."""
+
+    @staticmethod
+    def forward(ctx, value, compute, *params):
+        ctx.compute = compute
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        grads = ctx.compute()
+        return (None, None, *[grad_out * g for g in grads])
+
+
+def layerwise_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, *,
+                   loss_fn: Callable, lr: float) -> StepOutput:
+    """One L2RW step from one training forward and one backward (plus the small validation pass).
+
+    Returns a StepOutput whose ``loss`` is ``sum_i w_i f_i`` and whose ``backward()`` puts exactly the gradient of
+    that weighted loss into the parameters' ``.grad`` (Algorithm 1, line 13), built from the saved activations
+    and the per-example signals scaled by ``w_i`` (the backward is linear in the loss gradient).
+    """
+    layers = _require_layers(model)
+    named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
+    names = {id(p): k for k, p in named}
+    losses, calls, signals, g_val = _forward_with_signals(model, layers, x, y, x_val, y_val, loss_fn, names)
+    weights = normalize_weights(lr * _directional(calls, signals, g_val, names))      # lines 4-11
+
+    def compute() -> list[torch.Tensor]:
+        # line 13: the weighted loss's signals are w_i * g_l[i]; each layer turns them into parameter gradients
+        grads: dict[str, torch.Tensor] = {}
+        with torch.no_grad():
+            for (module, args, _), g in zip(calls, signals):
+                for local, value in _param_grads(module, args, g, weights).items():
+                    p = getattr(module, local)
+                    if p.requires_grad:   # a layer called twice adds up its contributions
+                        k = names[id(p)]
+                        grads[k] = value if k not in grads else grads[k] + value
+        return [grads[k] if k in grads else torch.zeros_like(p) for k, p in named]
+
+    losses = losses.detach()
+    value = weighted_loss(losses, weights)                                              # line 12
+    loss = _PrecomputedBackward.apply(value, compute, *[p for _, p in named])
+    return StepOutput(loss, weights, losses)
