@@ -1,0 +1,92 @@
+"""The explorer in a real browser: Voila (app mode, what a seminar projects) in headless Debian Chromium.
+
+Starts Voila on 127.0.0.1 with a small notebook (first the replay animator, then the live toy explorer), moves the
+animator's slider, presses Play, moves the explorer's seed slider, and checks through plotly's own data
+(``document.querySelectorAll('.js-plotly-plot')[i].data``) that the plots changed. The server is always shut
+down (``serve`` kills its process group in ``finally``). Each test takes about 20-40 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from l2rw_viz.viz import screenshot as shot
+from l2rw_viz.viz.state import ExplorerState
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not Path(shot.CHROMIUM).exists(),
+                                 reason=f"{shot.CHROMIUM} is missing (apt-get install -y chromium); CI installs it")]
+
+STATE = ExplorerState(method="l2rw", baseline="plain", n_train=160, steps=120, batch_size=32, lr=0.03, device="cpu")
+# the k-th trace named "examples" of a plot: its point colours (= weights); panels are subplots of one figure
+COLORS = "Array.from(gd.data.filter(t => t.name === 'examples')[{k}].marker.color)"
+
+
+def _colors(page, plot: int, k: int = 0) -> list[float]:
+    return shot.plot_data(page, plot, COLORS.format(k=k))
+
+
+def _wait_changed(page, plot: int, before: list[float], k: int = 0, timeout_ms: int = 60_000) -> None:
+    page.wait_for_function(
+        "([i, k, before]) => { const gd = document.querySelectorAll('.js-plotly-plot')[i];"
+        " const t = gd && gd.data && gd.data.filter(t => t.name === 'examples')[k];"
+        " return !!t && JSON.stringify(Array.from(t.marker.color)) !== before; }",
+        arg=[plot, k, json.dumps(before)], timeout=timeout_ms)
+
+
+def _titles(page, plot: int) -> list[str]:
+    return shot.plot_data(page, plot, "(gd.layout.annotations || []).map(a => a.text)")
+
+
+def test_animator_replays_with_slider_and_play_in_voila(tmp_path):
+    nb = shot.write_demo_notebook(tmp_path / "animator_demo.ipynb", shot.ANIMATOR_CELLS)
+    with shot.serve(nb, "voila", env={"L2RW_VIZ_STATE": STATE.to_json()}) as url, shot.browser_page() as page:
+        page.goto(url, timeout=90_000)
+        shot.wait_for_plot(page)
+        start = _colors(page, 0)
+        assert len(start) == STATE.n_train
+
+        # move the frame slider with the keyboard, as a lecturer would
+        page.locator(".widget-slider .noUi-handle").first.focus()
+        for _ in range(5):
+            page.keyboard.press("ArrowRight")
+        _wait_changed(page, 0, start)
+        assert page.locator(".widget-slider .widget-readout").first.inner_text().strip() == "5"
+        moved = _colors(page, 0)
+
+        # Play advances the slider in the browser (jslink) and every frame reaches the plot
+        page.locator(".widget-play button").first.click()
+        _wait_changed(page, 0, moved)
+        page.wait_for_function("() => Number(document.querySelector('.widget-slider .widget-readout')"
+                               ".innerText) > 6", timeout=30_000)
+        page.screenshot(path=str(tmp_path / "animator.png"))
+    assert (tmp_path / "animator.png").stat().st_size > 10_000
+
+
+def test_toy_explorer_retrains_on_a_slider_in_voila(tmp_path):
+    nb = shot.write_demo_notebook(tmp_path / "explorer_demo.ipynb", shot.EXPLORER_CELLS)
+    with shot.serve(nb, "voila", env={"L2RW_VIZ_STATE": STATE.to_json()}) as url, shot.browser_page() as page:
+        page.goto(url, timeout=90_000)
+        # both panels show finished runs (not only what was streamed while training), and the weight curves
+        shot.wait_for_explorer(page)
+        curve_len = shot.plot_data(page, 0, "Math.max(...gd.data.filter(t => t.meta && t.meta.group"
+                                            " && t.visible !== false).map(t => t.y ? t.y.length : 0))")
+        assert curve_len == STATE.steps
+        left = _colors(page, 0, 0)
+        assert len(left) == STATE.n_train
+        assert page.get_by_text("device: cpu").count() >= 1
+
+        # moving the seed slider retrains and streams the new run into the figure
+        seed = page.locator(".widget-slider", has_text="seed").locator(".noUi-handle")
+        seed.scroll_into_view_if_needed()
+        seed.focus()
+        page.keyboard.press("ArrowRight")
+        _wait_changed(page, 0, left, 0, timeout_ms=90_000)
+        page.wait_for_function("() => (document.querySelector('.js-plotly-plot').layout.annotations || [])"
+                               ".filter(a => a.text.includes('test accuracy')).length == 2", timeout=90_000)
+        assert page.locator(".widget-slider", has_text="seed").locator(".widget-readout").inner_text().strip() == "1"
+        page.screenshot(path=str(tmp_path / "explorer.png"))
+    assert (tmp_path / "explorer.png").stat().st_size > 10_000
