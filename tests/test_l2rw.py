@@ -105,6 +105,16 @@ def test_fused_path_in_float32_agrees_to_1e4(name):
         assert float((g - r).abs().max()) <= 1e-4 * float(r.abs().max()) + 1e-7
 
 
+def test_a_large_validation_batch_takes_the_dual_path_with_the_same_weights():
+    model, shape, classes = _models()["mlp"]
+    ctx = _ctx(model, shape=shape, classes=classes, b=8, m=6)   # 6 > 8 // 2: appending it would double the pass
+    w_ref, loss_ref, _ = _reference(ctx)
+    method = L2RW()
+    w, loss, _ = _fused(method, ctx)
+    assert method.last_path == "dual"
+    torch.testing.assert_close(w, w_ref, rtol=1e-10, atol=1e-13)
+
+
 def test_layerwise_scores_equal_the_jvp_identity():
     model, shape, classes = _models()["lenet"]
     ctx = _ctx(model, shape=shape, classes=classes)
