@@ -286,3 +286,23 @@ def test_l2rw_beats_plain_training_on_mnist_4_vs_9_at_proportion_0995():
         errors[method] = h.final_test_error
     assert errors["plain"] >= 0.45
     assert errors["l2rw"] < 0.35
+
+
+@pytest.mark.parametrize("name", ["toy_mlp", "lenet"])
+def test_fused_and_textbook_steps_give_the_same_gradient_for_every_parameter(name):
+    """Regression: at real shapes (2-D toy inputs; LeNet with batch 100, val 10) the layer-wise path scales the
+    layer input rather than the backward signal for the first layer; its bias gradient must be weighted too."""
+    from l2rw_viz.models import make_model
+
+    shape, b, m = ((2,), 50, 10) if name == "toy_mlp" else ((1, 28, 28), 100, 10)
+    model = make_model(name, 2, shape, seed=0).double()
+    ctx = _ctx(model, shape=shape, classes=2, b=b, m=m, lr=0.05)
+    grads = {}
+    for fused in (True, False):
+        method = L2RW(fused=fused)
+        model.zero_grad()
+        method.step(ctx).loss.backward()
+        grads[fused] = {k: p.grad.clone() for k, p in model.named_parameters()}
+        assert method.last_path == ("layerwise" if fused else "unfused")
+    for k in grads[True]:
+        torch.testing.assert_close(grads[True][k], grads[False][k], rtol=1e-9, atol=1e-12, msg=k)

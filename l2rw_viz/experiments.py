@@ -1,0 +1,539 @@
+"""Named, seeded experiments and sweeps: every method on the same splits and seeds, one tidy row per run.
+
+Experiments (``EXPERIMENTS``):
+
+- ``mnist-imbalance``: MNIST 4-vs-9, 9 the majority, proportions 0.9 ... 0.995, LeNet, SGD lr 1e-3 momentum 0.9,
+  batch 100, 10 balanced clean validation images (the paper's Fig. 8 set-up, Section 5.1).
+- ``mnist-noise``: 10-class MNIST, 40% uniform or 40% background flips, 10 clean validation images per class.
+- ``mnist-imbalance-noise``: 4-vs-9 imbalance and 20% uniform flips at once.
+- ``toy-imbalance``, ``toy-noise``, ``toy-imbalance-noise``: the same on 2-D "moons" with a small MLP (about a
+  second a run).
+
+On the offline MNIST subset (5,000 images) the training sets are smaller than the paper's 5,000 images: 397
+images for 4-vs-9 (2 fours at p = 0.995) and 3,900 for 10 classes (see ``l2rw_viz.data.corrupt``); every row
+records its ``data_source``.
+
+A run's seed fixes the data split (which images, which validation images, which flips), the network's
+initialisation, the batch order and any method randomness — so method A and method B at the same seed see
+exactly the same data.
+
+Results: :func:`run_one` returns one row (a dict with the columns of ``ROW_COLUMNS`` plus extras) and, given
+``out``, appends it atomically to a CSV (the whole file is rewritten to a temporary file under a lock and moved
+into place with ``os.replace``, so a crash never leaves half a row). :func:`sweep` skips runs whose key
+``(experiment, method, setting_value, seed, steps, data_source)`` is already in the CSV, so an interrupted sweep
+re-run loses nothing and repeats nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .checks import check_choice, check_in_range, check_int
+
+# Columns every row has, in this order (figures and tables read these names).
+ROW_COLUMNS = ("experiment", "method", "setting_name", "setting_value", "seed", "steps", "test_error",
+               "test_accuracy", "wall_time_s", "device", "data_source", "mean_w_noisy", "mean_w_clean",
+               "mean_w_minority", "mean_w_majority")
+# Extra columns (may be NaN where they do not apply).
+EXTRA_COLUMNS = ("test_error_last5", "zero_weight_fraction", "n_train", "n_val", "lr", "batch_size",
+                 "on_zero_weights", "data_seed", "noise_rate", "noise_mode", "proportion", "history_path")
+KEY_COLUMNS = ("experiment", "method", "setting_value", "seed", "steps", "data_source")
+
+ADABOOST = "adaboost"  # scikit-learn, not a torch Method: run_one dispatches it to l2rw_viz.adaboost
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named experiment: which data, which bias (swept along ``setting_name``), which network and optimiser.
+
+    Attributes:
+        name: e.g. ``"mnist-imbalance"``. data: ``"mnist"`` or a toy kind. bias: ``"imbalance"``, ``"noise"`` or
+            ``"imbalance-noise"``. setting_name: the swept axis, ``"proportion"`` (majority share in (0, 1)) or
+            ``"noise_mode"`` (``"uniform"``/``"background"``). settings: the default values of the sweep.
+        noise_rate: fraction of flipped labels where the bias includes noise. model: a ``make_model`` name.
+        lr, momentum, batch_size, steps: SGD settings; steps is the default length of a run.
+        eval_every: test evaluation interval (steps). methods: what ``--methods all`` runs.
+        adaboost_rounds: boosting rounds for the AdaBoost baseline.
+        lr_decay_at: fractions of the run after which the learning rate is halved (empty: constant).
+    """
+
+    name: str
+    data: str
+    bias: str
+    setting_name: str
+    settings: tuple
+    model: str
+    lr: float
+    steps: int
+    methods: tuple[str, ...]
+    noise_rate: float = 0.0
+    momentum: float = 0.9
+    batch_size: int = 100
+    eval_every: int = 100
+    adaboost_rounds: int = 200
+    lr_decay_at: tuple[float, ...] = ()
+    description: str = ""
+
+    def default_setting(self):
+        return self.settings[-1] if self.setting_name == "proportion" else self.settings[0]
+
+    def check_setting(self, value) -> Any:
+        """Validate a setting value (named error before any work); returns it normalised (float or str)."""
+        if self.setting_name == "proportion":
+            return check_in_range("proportion", value, 0.0, 1.0, low_open=True, high_open=True)
+        return check_choice("noise_mode", value, ["uniform", "background"])
+
+    def lr_schedule(self, steps: int) -> Callable[[int], float] | None:
+        """``step -> factor``: halve the learning rate after each fraction in ``lr_decay_at``."""
+        if not self.lr_decay_at:
+            return None
+        bounds = [int(f * steps) for f in self.lr_decay_at]
+        return lambda step: 0.5 ** sum(step >= b for b in bounds)
+
+
+IMBALANCE_METHODS = ("plain", "proportion", "resample", "hard_mining", "random", "l2rw", "oversample",
+                     "undersample", "smote", "clean_only", "finetune", ADABOOST)
+NOISE_METHODS = ("plain", "l2rw", "random", "clean_only", "finetune", "noise_layer", "noise_layer_conf",
+                 "bootstrap_soft", "bootstrap_hard", ADABOOST)
+BOTH_METHODS = ("plain", "proportion", "resample", "hard_mining", "random", "l2rw", "smote", "clean_only",
+                "finetune", "noise_layer", "bootstrap_soft", ADABOOST)
+# The methods of the paper's Fig. 8 (MNIST class imbalance).
+FIG8_METHODS = ("plain", "proportion", "resample", "hard_mining", "random", "l2rw")
+
+PROPORTIONS = (0.9, 0.95, 0.98, 0.99, 0.995)
+
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
+    Experiment("mnist-imbalance", "mnist", "imbalance", "proportion", PROPORTIONS, "lenet", 1e-3, 2000,
+               IMBALANCE_METHODS,
+               description="MNIST 4-vs-9 with 9 the majority; LeNet, SGD lr 1e-3 momentum 0.9, batch 100, "
+                           "10 clean validation images (Ren et al. 2018, Fig. 8)"),
+    Experiment("mnist-noise", "mnist", "noise", "noise_mode", ("uniform", "background"), "lenet", 1e-3, 2000,
+               NOISE_METHODS, noise_rate=0.4,
+               description="10-class MNIST with 40% flipped labels; LeNet; 10 clean validation images per class"),
+    Experiment("mnist-imbalance-noise", "mnist", "imbalance-noise", "proportion", (0.9, 0.95, 0.98), "lenet",
+               1e-3, 2000, BOTH_METHODS, noise_rate=0.2,
+               description="MNIST 4-vs-9 imbalance and 20% uniform (swap) flips at once; LeNet"),
+    Experiment("toy-imbalance", "moons", "imbalance", "proportion", PROPORTIONS, "toy_mlp", 0.05, 400,
+               IMBALANCE_METHODS, batch_size=50, eval_every=50, adaboost_rounds=50,
+               description="2-D moons, class 0 the minority; small MLP, SGD lr 0.05 momentum 0.9, batch 50"),
+    Experiment("toy-noise", "moons", "noise", "noise_mode", ("uniform", "background"), "toy_mlp", 0.05, 400,
+               NOISE_METHODS, noise_rate=0.4, batch_size=50, eval_every=50, adaboost_rounds=50,
+               description="2-D moons with 40% flipped labels; small MLP"),
+    Experiment("toy-imbalance-noise", "moons", "imbalance-noise", "proportion", (0.8, 0.9, 0.95), "toy_mlp",
+               0.05, 400, BOTH_METHODS, noise_rate=0.2, batch_size=50, eval_every=50, adaboost_rounds=50,
+               description="2-D moons, class 0 the minority, and 20% uniform flips; small MLP"),
+]}
+
+
+def get_experiment(experiment: str | Experiment) -> Experiment:
+    """An ``Experiment`` by name (``ValueError`` listing the names otherwise)."""
+    if isinstance(experiment, Experiment):
+        return experiment
+    check_choice("experiment", experiment, list(EXPERIMENTS))
+    return EXPERIMENTS[experiment]
+
+
+def all_method_names() -> list[str]:
+    """Every registered torch method plus ``"adaboost"``."""
+    from .methods import available_methods
+
+    return sorted(set(available_methods()) | {ADABOOST})
+
+
+def resolve_methods(experiment: str | Experiment, methods: str | Sequence[str]) -> list[str]:
+    """Expand ``"all"`` (the experiment's list), ``"fig8"`` (the paper's Fig. 8 methods) or ``"every"`` (all
+    registered); check every name. Methods that are not available (e.g. ``l2rw`` before it is installed) raise."""
+    exp = get_experiment(experiment)
+    if isinstance(methods, str):
+        methods = [methods]
+    names: list[str] = []
+    known = all_method_names()
+    for m in methods:
+        if m == "all":
+            names += list(exp.methods)
+        elif m == "fig8":
+            names += list(FIG8_METHODS)
+        elif m == "every":
+            names += known
+        else:
+            names.append(m)
+    for m in names:
+        check_choice("method", m, known + ["all", "fig8", "every"])
+    return list(dict.fromkeys(names))
+
+
+def resolve_data_source(experiment: str | Experiment, data_source: str = "auto") -> str:
+    """``"toy"`` for toy experiments; for MNIST ``"subset"`` or ``"full"`` (``"auto"`` is resolved here once, by
+    ``load_mnist``, so the rows of a sweep and its skip keys agree)."""
+    exp = get_experiment(experiment)
+    if exp.data != "mnist":
+        return "toy"
+    from .data.mnist import MNIST_SOURCES, load_mnist
+
+    check_choice("data_source", data_source, MNIST_SOURCES + ("toy",))
+    if data_source == "toy":
+        raise ValueError(f"data_source='toy' is not allowed for {exp.name}; allowed: 'auto', 'subset', 'full'")
+    if data_source != "auto":
+        return data_source
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_mnist("auto", progress=False).source
+
+
+def make_dataset(experiment: str | Experiment, setting, seed: int, data_source: str = "auto"):
+    """The ``BiasedDataset`` of one (experiment, setting, seed); the seed fixes split, validation draw and flips."""
+    from .data import make_imbalanced, make_imbalanced_noisy, make_noisy
+    from .data.mnist import load_mnist
+
+    exp = get_experiment(experiment)
+    setting = exp.check_setting(setting)
+    seed = check_int("seed", seed, 0)
+    source = resolve_data_source(exp, data_source)
+    kw: dict[str, Any] = {"seed": seed}
+    if exp.data == "mnist":
+        kw["pool"] = load_mnist(source, progress=False)
+    if exp.bias == "imbalance":
+        return make_imbalanced(exp.data, proportion=setting, **kw)
+    if exp.bias == "noise":
+        return make_noisy(exp.data, rate=exp.noise_rate, mode=setting, **kw)
+    return make_imbalanced_noisy(exp.data, proportion=setting, rate=exp.noise_rate, mode="uniform", **kw)
+
+
+def method_for(method: str, exp: Experiment, steps: int, batch_size: int, lr: float, **overrides):
+    """The ``Method`` instance for ``method`` in this experiment (settings that depend on the run filled in)."""
+    from .methods import get_method
+
+    kw: dict[str, Any] = {}
+    if method == "finetune":
+        kw["switch_step"] = steps - max(1, steps // 10)  # the last 10% of the steps on the clean set
+    elif method == "hard_mining":
+        kw["pool_size"] = 5 * batch_size  # the official code: pool 500 for batch 100
+    elif method == "noise_layer_conf":
+        kw.update(pretrain_steps=max(1, steps // 4), pretrain_lr=lr, pretrain_batch_size=batch_size)
+    kw.update(overrides)
+    return get_method(method, **kw)
+
+
+def _fmt_setting(value) -> str:
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def row_key(row: dict) -> tuple:
+    """The identity of a run: ``(experiment, method, setting, seed, steps, data_source)`` as comparable strings."""
+    return (str(row["experiment"]), str(row["method"]), _fmt_setting(row["setting_value"]), int(row["seed"]),
+            int(row["steps"]), str(row["data_source"]))
+
+
+def history_filename(row: dict) -> str:
+    exp, method, setting, seed, steps, source = row_key(row)
+    return f"{exp}__{method}__{setting}__seed{seed}__steps{steps}__{source}.npz"
+
+
+def _mean_weight(history, group: str) -> float:
+    values = history.mean_weight(group)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def run_one(experiment: str | Experiment, method: str, setting=None, seed: int = 0, steps: int | None = None,
+            device: str = "auto", data_source: str = "auto", *, out: str | os.PathLike | None = None,
+            history_dir: str | os.PathLike | None = None, on_zero_weights: str = "skip", lr: float | None = None,
+            data_seed: int | None = None, progress: bool = False, method_kwargs: dict | None = None,
+            return_history: bool = False, threads: int | None = None):
+    """Train (or boost) one method on one setting of an experiment and return its tidy row.
+
+    Args:
+        experiment: a name from ``EXPERIMENTS``. method: a registered method name or ``"adaboost"``.
+        setting: the swept value (a proportion in (0, 1), or ``"uniform"``/``"background"``);
+            ``None``: the experiment's default (its hardest proportion / uniform flips).
+        seed: seeds data split, initialisation, batch order and the method. steps: SGD steps (``None``: the
+            experiment's default; in smoke mode ``L2RW_SMOKE=1`` a tenth of it). For AdaBoost ``steps`` only
+            labels the row; the rounds are ``experiment.adaboost_rounds``.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``... data_source: ``"auto"``, ``"subset"``, ``"full"`` (MNIST only).
+        out: CSV path to append the row to (atomically). history_dir: save the run's History ``.npz`` there.
+        on_zero_weights: the trainer's policy for all-zero weights (``"skip"`` or ``"step"``).
+        lr: override the experiment's learning rate. data_seed: draw the data with another seed than the rest
+            (``None``: ``seed``), to separate data variance from training variance.
+        method_kwargs: extra settings for the method's constructor. return_history: also return the History.
+        threads: torch CPU threads for this run (restored afterwards). ``None``: 1 on the CPU — on a shared 2-core
+            machine LeNet took 35 ms/step with 1 thread and 345 ms/step with 2 (threads spinning against other
+            processes); on an idle machine 2 threads gain far less than that. Ignored on GPUs.
+
+    Returns:
+        The row (``dict``; keys ``ROW_COLUMNS`` + ``EXTRA_COLUMNS``), or ``(row, history)`` with
+        ``return_history`` (an ``AdaBoostResult`` for AdaBoost).
+    """
+    from .settings import pick
+
+    exp = get_experiment(experiment)
+    setting = exp.check_setting(exp.default_setting() if setting is None else setting)
+    method = check_choice("method", method, all_method_names())
+    seed = check_int("seed", seed, 0)
+    steps = check_int("steps", pick(exp.steps, max(1, exp.steps // 10)) if steps is None else steps, 1)
+    data_seed = seed if data_seed is None else check_int("data_seed", data_seed, 0)
+    lr = exp.lr if lr is None else check_in_range("lr", lr, 0.0, float("inf"), low_open=True, high_open=True)
+    check_choice("on_zero_weights", on_zero_weights, ["skip", "step"])
+    from .device import describe_device, resolve_device
+
+    dev = resolve_device(device)
+    source = resolve_data_source(exp, data_source)
+    ds = make_dataset(exp, setting, data_seed, source)
+
+    row: dict[str, Any] = {c: float("nan") for c in ROW_COLUMNS + EXTRA_COLUMNS}
+    row.update(experiment=exp.name, method=method, setting_name=exp.setting_name, setting_value=setting,
+               seed=seed, steps=steps, device=describe_device(dev) if method != ADABOOST else "cpu (scikit-learn)",
+               data_source=source, n_train=ds.n, n_val=len(ds.y_val), data_seed=data_seed,
+               noise_rate=exp.noise_rate if "noise" in exp.bias else 0.0,
+               noise_mode=setting if exp.setting_name == "noise_mode" else ("uniform" if "noise" in exp.bias else ""),
+               proportion=setting if exp.setting_name == "proportion" else float("nan"), history_path="")
+    keep: dict[str, Any] = {}
+    start = time.perf_counter()
+    with _threads_for(dev, threads):
+        _train_or_boost(row, exp, method, ds, seed, steps, lr, dev, on_zero_weights, progress, method_kwargs,
+                        history_dir, keep)
+    history = keep.get("history")
+    row["wall_time_s"] = time.perf_counter() - start
+    if out is not None:
+        append_row(out, row)
+    return (row, history) if return_history else row
+
+
+@contextlib.contextmanager
+def _threads_for(dev, threads: int | None):
+    """Set torch's CPU thread count for one run (see ``run_one``'s ``threads``) and restore it afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    if dev.type == "cpu":
+        torch.set_num_threads(1 if threads is None else check_int("threads", threads, 1))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train_or_boost(row, exp, method, ds, seed, steps, lr, dev, on_zero_weights, progress, method_kwargs,
+                    history_dir, keep) -> None:
+    if method == ADABOOST:
+        from .adaboost import run_adaboost
+
+        result = run_adaboost(ds, n_estimators=exp.adaboost_rounds, seed=seed)
+        row.update(test_accuracy=result.test_accuracy, test_error=result.test_error,
+                   test_error_last5=float(np.mean(result.staged_test_error[-5:])),
+                   **{f"mean_w_{g}": result.mean_weight(g) for g in ("noisy", "clean", "minority", "majority")})
+        history = result
+        if history_dir is not None:
+            path = Path(history_dir) / history_filename(row).replace(".npz", ".adaboost.npz")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(path, sample_weights=result.sample_weights.astype(np.float32),
+                                staged_test_error=result.staged_test_error, estimator_weights=result.estimator_weights,
+                                is_noisy=result.is_noisy, is_minority=result.is_minority)
+            row["history_path"] = str(path)
+    else:
+        from .models import make_model
+        from .train import train
+
+        model = make_model(exp.model, ds.num_classes, ds.feature_shape, seed=seed)
+        m = method_for(method, exp, steps, exp.batch_size, lr, **(method_kwargs or {}))
+        history = train(model, ds, m, steps=steps, batch_size=exp.batch_size, lr=lr, momentum=exp.momentum,
+                        device=dev, seed=seed, eval_every=min(exp.eval_every, steps),
+                        lr_schedule=exp.lr_schedule(steps), on_zero_weights=on_zero_weights, progress=progress)
+        history.meta.update(experiment=exp.name, setting_name=exp.setting_name, setting_value=row["setting_value"],
+                            data_source=row["data_source"], data_seed=row["data_seed"])
+        row.update(test_accuracy=history.final_test_accuracy, test_error=history.final_test_error,
+                   test_error_last5=float(1.0 - np.mean(history.test_acc[-5:])),
+                   zero_weight_fraction=history.zero_weight_fraction(), lr=lr, batch_size=exp.batch_size,
+                   on_zero_weights=on_zero_weights,
+                   **{f"mean_w_{g}": _mean_weight(history, g) for g in ("noisy", "clean", "minority", "majority")})
+        if history_dir is not None:
+            path = Path(history_dir)
+            path.mkdir(parents=True, exist_ok=True)
+            row["history_path"] = str(history.save(path / history_filename(row)))
+    keep["history"] = history
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The results table: atomic appends, resumable sweeps
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive advisory lock on ``path + ".lock"`` (POSIX ``fcntl``; a no-op where it does not exist)."""
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_results(path: str | os.PathLike):
+    """The results CSV as a ``pandas.DataFrame`` (empty with ``ROW_COLUMNS`` if the file does not exist)."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return pd.DataFrame(columns=list(ROW_COLUMNS + EXTRA_COLUMNS))
+    return pd.read_csv(path, keep_default_na=True)
+
+
+def append_row(path: str | os.PathLike, row: dict) -> None:
+    """Add one row to the CSV at ``path`` atomically: under a lock, the whole table is written to a temporary file
+    in the same directory, flushed to disk and moved over the old one with ``os.replace``. A crash at any point
+    leaves either the old table or the new one, never half a row. Later rows with the same key replace earlier
+    ones (a re-run of a finished run updates it)."""
+    import pandas as pd
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path):
+        table = read_results(path)
+        new = pd.DataFrame([row])
+        if len(table):
+            keys = table.apply(lambda r: row_key(r), axis=1)
+            table = table[keys != row_key(row)] if len(keys) else table
+        cols = list(dict.fromkeys(list(ROW_COLUMNS + EXTRA_COLUMNS) + list(table.columns) + list(new.columns)))
+        table = pd.concat([table.astype(object), new.astype(object)], ignore_index=True).reindex(columns=cols)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", newline="") as handle:
+                table.to_csv(handle, index=False)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+
+def finished_keys(path: str | os.PathLike) -> set[tuple]:
+    """Keys (see :func:`row_key`) of the runs already in the CSV at ``path``."""
+    table = read_results(path)
+    return {row_key(r) for r in table.to_dict("records")} if len(table) else set()
+
+
+@dataclass
+class RunSpec:
+    """One pending run of a sweep (what a worker process needs)."""
+
+    experiment: str
+    method: str
+    setting: Any
+    seed: int
+    steps: int
+    device: str
+    data_source: str
+    options: dict = field(default_factory=dict)
+
+    def key(self) -> tuple:
+        return row_key({"experiment": self.experiment, "method": self.method, "setting_value": self.setting,
+                        "seed": self.seed, "steps": self.steps, "data_source": self.data_source})
+
+
+def _run_spec(spec: RunSpec, threads: int | None) -> dict:
+    """Worker entry point: run with ``threads`` torch threads (cores / jobs), without writing (the parent writes)."""
+    return run_one(spec.experiment, spec.method, spec.setting, spec.seed, spec.steps, spec.device,
+                   spec.data_source, threads=threads, **spec.options)
+
+
+def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", settings: Iterable | None = None,
+               seeds: Iterable[int] = (0, 1, 2), steps: int | None = None, device: str = "auto",
+               data_source: str = "auto", out: str | os.PathLike | None = None, **options) -> list[RunSpec]:
+    """The runs a sweep would do, finished ones (already in ``out``) left out. Validates every argument."""
+    from .settings import pick
+
+    exp = get_experiment(experiment)
+    names = resolve_methods(exp, methods)
+    values = [exp.check_setting(s) for s in (exp.settings if settings is None else settings)]
+    seeds = [check_int("seed", s, 0) for s in seeds]
+    steps = check_int("steps", pick(exp.steps, max(1, exp.steps // 10)) if steps is None else steps, 1)
+    from .device import resolve_device
+
+    resolve_device(device)
+    source = resolve_data_source(exp, data_source)
+    done = finished_keys(out) if out is not None else set()
+    specs = [RunSpec(exp.name, m, v, s, steps, device, source, dict(options))
+             for v in values for s in seeds for m in names]
+    return [s for s in specs if s.key() not in done]
+
+
+def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", settings: Iterable | None = None,
+          seeds: Iterable[int] = (0, 1, 2), out: str | os.PathLike | None = None, jobs: int = 1,
+          steps: int | None = None, device: str = "auto", data_source: str = "auto", progress: bool = True,
+          **options):
+    """Run every (setting, seed, method) of an experiment that is not yet in ``out``; return the whole table.
+
+    Args:
+        methods: names, or ``"all"`` (the experiment's list), ``"fig8"``, ``"every"``.
+        settings: values of the experiment's axis (``None``: its defaults). seeds: run seeds.
+        out: results CSV; each finished run is appended at once (atomically) and finished runs are skipped, so an
+            interrupted sweep can simply be started again. ``None``: keep rows in memory only.
+        jobs: parallel worker processes (joblib); each gets ``max(1, cores // jobs)`` torch threads (``jobs=1``
+            runs in this process with ``run_one``'s default, 1 thread on the CPU).
+        options: passed to :func:`run_one` (``history_dir``, ``on_zero_weights``, ``lr``, ...).
+
+    Returns:
+        A ``pandas.DataFrame``: the CSV's rows for this experiment (all of it, old and new), or the new rows when
+        ``out`` is ``None``.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    jobs = check_int("jobs", jobs, 1)
+    specs = plan_sweep(experiment, methods, settings, seeds, steps, device, data_source, out, **options)
+    rows: list[dict] = []
+    bar = tqdm(total=len(specs), desc=f"sweep {get_experiment(experiment).name}", unit="run", disable=not progress)
+
+    def collect(row: dict) -> None:
+        rows.append(row)
+        if out is not None:
+            append_row(out, row)
+        bar.set_postfix(last=f"{row['method']} {row['setting_value']} s{row['seed']}: err {row['test_error']:.3f}")
+        bar.update(1)
+
+    try:
+        if jobs == 1 or len(specs) <= 1:
+            for spec in specs:
+                collect(_run_spec(spec, None))
+        else:
+            from joblib import Parallel, delayed
+
+            threads = max(1, (os.cpu_count() or 1) // jobs)
+            parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
+            for row in parallel(delayed(_run_spec)(spec, threads) for spec in specs):
+                collect(row)
+    finally:
+        bar.close()
+    if out is None:
+        return pd.DataFrame(rows, columns=None).reindex(
+            columns=list(dict.fromkeys(list(ROW_COLUMNS + EXTRA_COLUMNS) + [k for r in rows for k in r])))
+    table = read_results(out)
+    return table[table["experiment"] == get_experiment(experiment).name].reset_index(drop=True)
+
+
+def summarize(table, by: Sequence[str] = ("experiment", "setting_value", "method"), value: str = "test_error"):
+    """Mean, std and count of ``value`` over seeds, per ``by`` group (a ``pandas.DataFrame``)."""
+    return (table.groupby(list(by))[value].agg(["mean", "std", "count"]).reset_index())
+
+
+__all__ = ["ADABOOST", "EXPERIMENTS", "Experiment", "FIG8_METHODS", "KEY_COLUMNS", "ROW_COLUMNS", "EXTRA_COLUMNS",
+           "RunSpec", "append_row", "finished_keys", "get_experiment", "make_dataset", "plan_sweep",
+           "read_results", "resolve_data_source", "resolve_methods", "row_key", "run_one", "summarize", "sweep"]

@@ -1,0 +1,170 @@
+"""The noise-adaptation layer (Sukhbaatar & Fergus, 2014, bottom-up linear noise layer; Goldberger &
+Ben-Reuven's "S-Model" in the paper's Table 2).
+
+The base network estimates ``p(true class | x)``; a learned row-stochastic matrix ``Q`` with
+``Q[i, j] = p(observed label j | true class i)`` turns it into ``p(observed | x) = p_base(x) @ Q``, which is what
+the noisy labels are fitted to (negative log-likelihood). The noise is absorbed by ``Q``, and the base network —
+evaluated alone, without ``Q`` — stays closer to the clean labels.
+
+``Q`` is parameterised by row-wise softmax of free logits, so it is row-stochastic by construction; it starts
+near the identity (``init_diag`` on the diagonal), or, for ``"noise_layer_conf"`` ("+Conf"), from the confusion
+matrix of a plain-trained copy of the network on the noisy training set (and the base network starts from that
+plain-trained copy, as in Goldberger & Ben-Reuven). The pre-training steps are *extra* budget on top of the
+run's ``steps``; tables should say so.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..checks import check_in_range, check_int
+from ..data.dataset import BiasedDataset
+from .base import Method, StepContext, StepOutput, register
+
+
+def _logits_for(matrix: torch.Tensor) -> torch.Tensor:
+    """Free logits whose row-softmax is ``matrix`` (rows are renormalised; zeros are floored at 1e-4)."""
+    m = matrix.clamp(min=1e-4)
+    return (m / m.sum(dim=1, keepdim=True)).log()
+
+
+class NoiseAdaptedModel(nn.Module):
+    """``base`` followed by a noise layer: ``forward(x) = log(softmax(base(x)) @ Q)``, ``(b, C)`` log-probabilities
+    of the *observed* label.
+
+    Attributes:
+        base: the wrapped network (logits ``(b, C)``), trained in place.
+        transition_logits: ``(C, C)`` free parameters; ``transition`` = the row-softmax of
+            ``transition_logits * sqrt(lr_multiplier)`` (so SGD moves Q's logits ``lr_multiplier`` times faster).
+    """
+
+    def __init__(self, base: nn.Module, num_classes: int, init_diag: float = 0.9,
+                 init_matrix: torch.Tensor | None = None, lr_multiplier: float = 10.0):
+        super().__init__()
+        self.base = base
+        if init_matrix is None:
+            off = (1.0 - init_diag) / max(num_classes - 1, 1)
+            init_matrix = torch.full((num_classes, num_classes), off)
+            init_matrix.fill_diagonal_(init_diag)
+        # The trainer has one learning rate; Q must move much faster than the network's weights (its C*C numbers
+        # summarise the whole data set). Storing logits / s and multiplying by s scales SGD's step on the logits
+        # by s**2 = lr_multiplier.
+        self.scale = float(lr_multiplier) ** 0.5
+        logits = _logits_for(torch.as_tensor(init_matrix, dtype=torch.float32))
+        self.transition_logits = nn.Parameter(logits / self.scale)
+
+    @property
+    def transition(self) -> torch.Tensor:
+        """``(C, C)`` row-stochastic ``Q``: row ``i`` is the distribution of the observed label for true class ``i``."""
+        return torch.softmax(self.transition_logits * self.scale, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p_base = torch.softmax(self.base(x), dim=1)
+        q = self.transition.to(p_base.dtype)
+        return torch.log((p_base @ q).clamp(min=1e-12))
+
+
+@torch.no_grad()
+def confusion_matrix_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int,
+                        batch_size: int = 1000) -> torch.Tensor:
+    """``(C, C)`` float row-stochastic estimate of ``p(observed j | predicted i)`` from ``model``'s predictions on
+    ``(x, y)`` (add-one smoothing so no row is empty)."""
+    was = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    pred = torch.cat([model(x[s:s + batch_size].to(device)).argmax(1).cpu() for s in range(0, len(y), batch_size)])
+    model.train(was)
+    counts = torch.ones(num_classes, num_classes)
+    counts.index_put_((pred, y.cpu()), torch.ones(len(y)), accumulate=True)
+    return counts / counts.sum(dim=1, keepdim=True)
+
+
+@register
+class NoiseLayer(Method):
+    """Train ``base -> Q`` on the noisy labels; evaluate ``base`` alone.
+
+    Args:
+        init_diag: diagonal of the initial ``Q`` (identity-like start), in ``(0, 1]``.
+        lr_multiplier: how much faster than the network SGD moves ``Q``'s logits (default 10).
+        trace_penalty: weight of ``mean(diag(Q))`` added to the loss (default 0.1; 0: off). Without it
+            the fit is ambiguous and Q drifts back to the identity while the network learns the noise.
+        init: ``"identity"`` or ``"confusion"`` (+Conf: pre-train a plain copy for ``pretrain_steps`` steps with
+            ``pretrain_lr``/``pretrain_batch_size``, start ``Q`` from its confusion matrix and ``base`` from its
+            weights).
+    """
+
+    name = "noise_layer"
+    init = "identity"
+
+    def __init__(self, init_diag: float = 0.9, lr_multiplier: float = 10.0, trace_penalty: float = 0.1,
+                 pretrain_steps: int = 500, pretrain_lr: float = 1e-3, pretrain_batch_size: int = 100):
+        self.trace_penalty = check_in_range("trace_penalty", trace_penalty, 0.0, float("inf"), high_open=True)
+        self.init_diag = check_in_range("init_diag", init_diag, 0.0, 1.0, low_open=True)
+        self.lr_multiplier = check_in_range("lr_multiplier", lr_multiplier, 0.0, 1e6, low_open=True)
+        self.pretrain_steps = check_int("pretrain_steps", pretrain_steps, 1)
+        self.pretrain_lr = check_in_range("pretrain_lr", pretrain_lr, 0.0, float("inf"), low_open=True)
+        self.pretrain_batch_size = check_int("pretrain_batch_size", pretrain_batch_size, 1)
+        self._data: BiasedDataset | None = None
+        self._seed = 0
+        self.wrapped: NoiseAdaptedModel | None = None
+
+    def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
+        self._data, self._seed = dataset, seed
+        return dataset
+
+    def wrap_model(self, model: nn.Module) -> nn.Module:
+        if self._data is None:
+            raise ValueError("noise_layer.wrap_model was called before prepare(); allowed: the trainer's order")
+        num_classes = self._data.num_classes
+        init_matrix = None
+        if self.init == "confusion":
+            from ..train import train  # the trainer imports this package: import lazily
+
+            device = next(model.parameters()).device
+            pre = copy.deepcopy(model)
+            train(pre, self._data, "plain", steps=self.pretrain_steps, batch_size=self.pretrain_batch_size,
+                  lr=self.pretrain_lr, device=device, seed=self._seed, eval_every=self.pretrain_steps,
+                  record_every=self.pretrain_steps, progress=False)
+            init_matrix = confusion_matrix_of(pre, self._data.x, self._data.y, num_classes)
+            model.load_state_dict(pre.state_dict())
+        self.wrapped = NoiseAdaptedModel(model, num_classes, self.init_diag, init_matrix, self.lr_multiplier)
+        return self.wrapped
+
+    def step(self, ctx: StepContext) -> StepOutput:
+        out = super().step(ctx)
+        if self.trace_penalty and self.wrapped is not None:
+            # Sukhbaatar & Fergus's remedy for the ambiguity "noise in Q or in the network?": push Q away from the
+            # identity (penalise its mean diagonal), so the noise is explained by Q rather than learnt by the net.
+            penalty = self.trace_penalty * torch.diagonal(self.wrapped.transition).mean()
+            out = StepOutput(out.loss + penalty.to(out.loss.dtype), out.weights, out.per_example_losses)
+        return out
+
+    def per_example_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        # the wrapped model already returns log p(observed label | x): negative log-likelihood, not cross-entropy
+        return F.nll_loss(logits, y, reduction="none")
+
+    def transition_matrix(self) -> np.ndarray:
+        """``(C, C)`` the learned ``Q`` of the last run (after training)."""
+        if self.wrapped is None:
+            raise ValueError("no run yet: transition_matrix() is available after train(..., method=this)")
+        return self.wrapped.transition.detach().cpu().numpy()
+
+    def describe(self):
+        d = {"method": self.name, "init": self.init, "init_diag": self.init_diag, "lr_multiplier": self.lr_multiplier,
+             "trace_penalty": self.trace_penalty}
+        if self.init == "confusion":
+            d.update(pretrain_steps=self.pretrain_steps, pretrain_lr=self.pretrain_lr)
+        return d
+
+
+@register
+class NoiseLayerConf(NoiseLayer):
+    """The noise layer started from a plain-trained model's confusion matrix ("+Conf")."""
+
+    name = "noise_layer_conf"
+    init = "confusion"

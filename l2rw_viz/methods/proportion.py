@@ -1,0 +1,61 @@
+"""Proportion: weight each example by the inverse frequency of its (observed) class — the classic fix for
+class imbalance, and the paper's "Proportion" baseline (Ren et al., 2018, Section 5.1, Fig. 8).
+
+The frequencies come from the labels the learner sees (``dataset.y``), never from the truth masks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..data.dataset import BiasedDataset
+from .base import Method, StepContext, register
+
+
+def observed_class_counts(dataset: BiasedDataset) -> np.ndarray:
+    """``(C,)`` int64 counts of the observed training labels ``dataset.y`` (what any learner may look at)."""
+    return np.bincount(dataset.y.numpy(), minlength=dataset.num_classes).astype(np.int64)
+
+
+def observed_minority_classes(dataset: BiasedDataset, ratio: float = 0.5) -> np.ndarray:
+    """``(C,)`` bool: classes whose observed count is at most ``ratio`` times the largest count.
+
+    Balanced data has no minority class (all False). Used by hard mining and SMOTE, which must not read the
+    truth mask ``is_minority``.
+    """
+    counts = observed_class_counts(dataset)
+    return counts <= ratio * counts.max()
+
+
+def normalise(weights: torch.Tensor) -> torch.Tensor:
+    """``(b,)`` non-negative weights divided by their sum; all zero stays all zero (the trainer's guard)."""
+    total = weights.sum()
+    return weights / total if bool(total > 0) else torch.zeros_like(weights)
+
+
+@register
+class Proportion(Method):
+    """Inverse class-frequency weights: ``w_i ∝ 1 / count(y_i)``, normalised to sum to 1 within the batch.
+
+    With 99 nines and 1 four in a batch, the four gets weight 0.5 and the nines share the other 0.5: both classes
+    pull equally on the gradient, whatever their counts.
+    """
+
+    name = "proportion"
+
+    def __init__(self):
+        self._inv_freq: torch.Tensor | None = None
+        self._for: int | None = None
+
+    def class_weights(self, dataset: BiasedDataset) -> torch.Tensor:
+        """``(C,)`` float32 ``1 / count`` per class (0 for a class that never occurs), cached per dataset."""
+        if self._for != id(dataset) or self._inv_freq is None:
+            counts = torch.as_tensor(observed_class_counts(dataset), dtype=torch.float32)
+            self._inv_freq = torch.where(counts > 0, 1.0 / counts.clamp(min=1), torch.zeros_like(counts))
+            self._for = id(dataset)
+        return self._inv_freq
+
+    def batch_weights(self, ctx: StepContext) -> torch.Tensor:
+        w = self.class_weights(ctx.dataset).to(device=ctx.x.device, dtype=ctx.x.dtype)[ctx.y]
+        return normalise(w)
