@@ -167,7 +167,7 @@ def train(model: nn.Module, dataset: BiasedDataset, method: str | Method = "plai
         if not torch.isfinite(out.loss):
             bar.close()
             raise TrainingDivergedError(
-                f"the training loss became {float(out.loss)} at step {step} (method={method.name!r}, lr={step_lr}); "
+                f"the training loss became {float(out.loss.detach())} at step {step} (method={method.name!r}, lr={step_lr}); "
                 "try a smaller lr")
         optimizer.zero_grad(set_to_none=True)
         all_zero = bool(out.weights.sum() == 0)
