@@ -21,44 +21,26 @@ from typing import Sequence
 from .experiments import EXPERIMENTS, all_method_names, get_experiment
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; allowed: integers >= 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: integers >= 1")
-    return value
+def _parser(kind: type, allowed: str, in_range, example: str = ""):
+    """An argparse ``type=`` that converts with ``kind`` and checks ``in_range(value)``, naming what is allowed."""
+    noun = "an integer" if kind is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}; allowed: {allowed}") from None
+        if not in_range(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: {allowed}{example}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; allowed: integers >= 0") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: integers >= 0")
-    return value
-
-
-def _proportion(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: (0, 1)") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: (0, 1), e.g. 0.995")
-    return value
-
-
-def _lr(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: > 0") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is out of range; allowed: > 0, e.g. 1e-3")
-    return value
+_positive_int = _parser(int, "integers >= 1", lambda v: v >= 1)
+_seed = _parser(int, "integers >= 0", lambda v: v >= 0)
+_proportion = _parser(float, "(0, 1)", lambda v: 0.0 < v < 1.0, ", e.g. 0.995")
+_lr = _parser(float, "> 0", lambda v: v > 0, ", e.g. 1e-3")
 
 
 def _device(text: str) -> str:

@@ -12,12 +12,7 @@ from l2rw_viz.data.toy import make_toy
 from l2rw_viz.models import make_model
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: threads only add overhead on a shared 2-core machine
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_zero_weight_is_deletion():

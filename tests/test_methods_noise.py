@@ -15,12 +15,7 @@ from l2rw_viz.models import make_model
 from l2rw_viz.train import train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_bootstrap_loss_formulas():
