@@ -129,8 +129,22 @@ def train(model: nn.Module, dataset: BiasedDataset, method: str | Method = "plai
     method = get_method(method)
     dev = resolve_device(device)
 
+    # deterministic kernels for this run only: the caller's global setting is restored afterwards
+    previous = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        return _run(model, dataset, method, dev, steps=steps, batch_size=batch_size, lr=lr, momentum=momentum,
+                    weight_decay=weight_decay, seed=seed, eval_every=eval_every, record_every=record_every,
+                    lr_schedule=lr_schedule, on_zero_weights=on_zero_weights, progress=progress, callback=callback)
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+
+
+def _run(model: nn.Module, dataset: BiasedDataset, method: Method, dev: torch.device, *, steps: int,
+         batch_size: int, lr: float, momentum: float, weight_decay: float, seed: int, eval_every: int,
+         record_every: int, lr_schedule, on_zero_weights: str, progress: bool, callback) -> History:
+    """The loop of :func:`train`, on validated arguments."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     generator = torch.Generator(device=dev).manual_seed(seed)

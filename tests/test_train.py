@@ -61,6 +61,12 @@ def test_same_seed_same_history_and_different_seed_differs():
     assert not _run(seed=3).equals(_run(seed=4))
 
 
+def test_training_leaves_the_global_determinism_setting_as_it_was():
+    torch.use_deterministic_algorithms(False)
+    _run(steps=3)
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
 def test_history_round_trips_through_npz(tmp_path):
     h = _run()
     path = h.save(tmp_path / "run")
