@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
+from torch import nn
+
 
 def check_in_range(name: str, value: Any, low: float, high: float, *, low_open: bool = False,
                    high_open: bool = False) -> float:
@@ -49,3 +51,11 @@ def _interval(low, high, low_open=False, high_open=False) -> str:
     lo = "(" if low_open else "["
     hi = ")" if high_open else "]"
     return f"{lo}{low}, {'inf' if high is None else high}{hi}"
+
+
+def check_model(model: Any) -> nn.Module:
+    """Return ``model`` if it is an ``nn.Module`` with trainable parameters, else raise ``ValueError`` naming it."""
+    if not isinstance(model, nn.Module) or not any(p.requires_grad for p in model.parameters()):
+        raise ValueError(f"model={type(model).__name__} has no trainable parameters; allowed: an nn.Module with "
+                         "parameters that maps (b, *F) to logits (b, C)")
+    return model

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
+
+from .checks import check_int
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -41,3 +46,17 @@ def describe_device(device: torch.device) -> str:
         idx = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{idx} ({torch.cuda.get_device_name(idx)})"
     return str(device)
+
+
+@contextlib.contextmanager
+def cpu_threads(device: torch.device, threads: int | None) -> Iterator[None]:
+    """Run a block with ``threads`` torch CPU threads when ``device`` is the CPU (``None``: leave the count as it is),
+    and restore the previous count afterwards. Tiny models run faster on one thread, and on a busy machine extra
+    threads can make every step many times slower."""
+    before = torch.get_num_threads()
+    if threads is not None and device.type == "cpu":
+        torch.set_num_threads(check_int("threads", threads, 1))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

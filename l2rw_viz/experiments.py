@@ -285,7 +285,7 @@ def run_one(experiment: str | Experiment, method: str, setting=None, seed: int =
     data_seed = seed if data_seed is None else check_int("data_seed", data_seed, 0)
     lr = exp.lr if lr is None else check_in_range("lr", lr, 0.0, float("inf"), low_open=True, high_open=True)
     check_choice("on_zero_weights", on_zero_weights, ["skip", "step"])
-    from .device import describe_device, resolve_device
+    from .device import cpu_threads, describe_device, resolve_device
 
     dev = resolve_device(device)
     source = resolve_data_source(exp, data_source)
@@ -300,7 +300,7 @@ def run_one(experiment: str | Experiment, method: str, setting=None, seed: int =
                proportion=setting if exp.setting_name == "proportion" else float("nan"), history_path="")
     keep: dict[str, Any] = {}
     start = time.perf_counter()
-    with _threads_for(dev, threads):
+    with cpu_threads(dev, 1 if threads is None else threads):
         _train_or_boost(row, exp, method, ds, seed, steps, lr, dev, on_zero_weights, progress, method_kwargs,
                         history_dir, keep)
     history = keep.get("history")
@@ -308,20 +308,6 @@ def run_one(experiment: str | Experiment, method: str, setting=None, seed: int =
     if out is not None:
         append_row(out, row)
     return (row, history) if return_history else row
-
-
-@contextlib.contextmanager
-def _threads_for(dev, threads: int | None):
-    """Set torch's CPU thread count for one run (see ``run_one``'s ``threads``) and restore it afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    if dev.type == "cpu":
-        torch.set_num_threads(1 if threads is None else check_int("threads", threads, 1))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _train_or_boost(row, exp, method, ds, seed, steps, lr, dev, on_zero_weights, progress, method_kwargs,

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
-from .checks import check_choice, check_in_range
+from .checks import check_choice, check_in_range, check_model
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``(logits (b, C), y (b,)) -> (b,)`` the loss of each example (no reduction)."""
@@ -99,12 +99,6 @@ def _check_batches(x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, y_val:
         raise ValueError(f"y_val has length {len(y_val)}; allowed: the length of x_val ({len(x_val)}), at least 1")
 
 
-def _check_model(model: nn.Module) -> None:
-    if not isinstance(model, nn.Module) or not any(p.requires_grad for p in model.parameters()):
-        raise ValueError(f"model={type(model).__name__} has no trainable parameters; allowed: an nn.Module with "
-                         "parameters that maps (b, *F) to logits (b, C)")
-
-
 def functional_state(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Split a module into what we differentiate and what we hold fixed, for ``torch.func.functional_call``.
 
@@ -147,7 +141,7 @@ def l2rw_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_val: torch
         ``(b,)`` detached scores in the dtype of the model's losses; ``score_i > 0`` means "up-weighting example
         ``i`` would lower the validation loss". Both methods agree to float precision.
     """
-    _check_model(model)
+    check_model(model)
     _check_batches(x, y, x_val, y_val)
     lr = check_in_range("lr", lr, 0.0, float("inf"), low_open=True, high_open=True)
     check_choice("method", method, WEIGHT_METHODS)
@@ -191,7 +185,7 @@ def validation_gradient(model: nn.Module, x_val: torch.Tensor, y_val: torch.Tens
                         loss_fn: LossFn | None = None) -> dict[str, torch.Tensor]:
     """``grad_theta L_val(theta)``: the gradient of the mean validation loss, as ``{parameter name: tensor}``
     (trainable parameters only, detached, same shapes as the parameters). The model is not changed."""
-    _check_model(model)
+    check_model(model)
     loss_fn = cross_entropy_per_example if loss_fn is None else loss_fn
     params, frozen = functional_state(model)
     # Fresh leaves that share storage with the parameters: reverse-mode autograd with respect to them leaves the
@@ -253,7 +247,7 @@ def gradient_similarity(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_va
     Returns:
         A :class:`GradientSimilarity`; the model is not changed.
     """
-    _check_model(model)
+    check_model(model)
     _check_batches(x, y, x_val, y_val)
     loss_fn = cross_entropy_per_example if loss_fn is None else loss_fn
     coupled = [n for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]

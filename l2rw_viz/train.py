@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checks import check_choice, check_in_range, check_int
+from .checks import check_choice, check_in_range, check_int, check_model
 from .data.dataset import BiasedDataset
 from .device import describe_device, resolve_device
 from .history import History
@@ -123,9 +123,7 @@ def train(model: nn.Module, dataset: BiasedDataset, method: str | Method = "plai
     seed = check_int("seed", seed, 0)
     if not isinstance(dataset, BiasedDataset):
         raise ValueError(f"dataset={type(dataset).__name__} is not allowed; allowed: a BiasedDataset")
-    if not isinstance(model, nn.Module) or not any(p.requires_grad for p in model.parameters()):
-        raise ValueError(f"model={type(model).__name__} has no trainable parameters; allowed: an nn.Module with "
-                         "parameters that maps (b, *F) to logits (b, C)")
+    check_model(model)
     method = get_method(method)
     dev = resolve_device(device)
 

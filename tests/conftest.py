@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from l2rw_viz.device import cpu_threads
+
 
 @pytest.fixture(scope="module")
 def one_thread():
     """Run a module's tiny models on one torch thread: faster for them, and steady when other work shares the CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with cpu_threads(torch.device("cpu"), 1):
+        yield

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data.corrupt import make_imbalanced_noisy
 from ..data.dataset import BiasedDataset
-from ..device import describe_device, resolve_device
+from ..device import cpu_threads, describe_device, resolve_device
 from ..history import History
 from ..models import toy_mlp
 from ..train import HistoryRecorder, train
@@ -109,15 +109,10 @@ def train_toy(state: ExplorerState, method: str | None = None, dataset: BiasedDa
         return None
 
     start = time.perf_counter()
-    prev_threads = torch.get_num_threads()
-    if threads is not None and dev.type == "cpu":
-        torch.set_num_threads(threads)
-    try:
+    with cpu_threads(dev, threads):
         history = train(model, data, method, steps=state.steps, batch_size=state.batch_size, lr=state.lr,
                         device=dev, seed=state.seed, eval_every=max(state.steps // 10, 1), progress=False,
                         callback=on_step)
-    finally:
-        torch.set_num_threads(prev_threads)
     stopped_at = int(history.steps[-1])
     if not boundaries or boundaries[-1].step != stopped_at:
         boundaries.append(boundary_grid(model, bounds, resolution, step=stopped_at))
