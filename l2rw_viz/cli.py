@@ -177,13 +177,16 @@ def cmd_run(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .experiments import plan_sweep, summarize, sweep
+    from .experiments import plan_sweep, read_results, stale_rows, summarize, sweep
 
     options = {"history_dir": args.history_dir, "on_zero_weights": args.on_zero_weights, "lr": args.lr}
     # validate everything (names, settings, seeds, device, data source) before the first run
     pending = plan_sweep(args.experiment, args.methods, args.settings, args.seeds, args.steps, args.device,
                          args.data_source, args.out, **options)
     print(f"{len(pending)} run(s) to do" + (f"; finished rows in {args.out} are skipped" if args.out else ""))
+    stale = stale_rows(read_results(args.out)) if args.out else 0
+    if stale:
+        print(f"{stale} row(s) in {args.out} were written by an older version of l2rw-viz: they are run again")
     start = time.perf_counter()
     table = sweep(args.experiment, args.methods, args.settings, args.seeds, args.out, args.jobs, args.steps,
                   args.device, args.data_source, progress=not args.no_progress, **options)

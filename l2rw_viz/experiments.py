@@ -21,7 +21,8 @@ Results: :func:`run_one` returns one row (a dict with the columns of ``ROW_COLUM
 ``out``, appends it atomically to a CSV (the whole file is rewritten to a temporary file under a lock and moved
 into place with ``os.replace``, so a crash never leaves half a row). :func:`sweep` skips runs whose key
 ``(experiment, method, setting_value, seed, steps, data_source)`` is already in the CSV, so an interrupted sweep
-re-run loses nothing and repeats nothing.
+re-run loses nothing and repeats nothing. Rows carry ``results_version``: rows written by an older version of the
+library (whose numbers a change may have altered) are not skipped but run again and replaced.
 """
 
 from __future__ import annotations
@@ -44,9 +45,12 @@ ROW_COLUMNS = ("experiment", "method", "setting_name", "setting_value", "seed", 
                "test_accuracy", "wall_time_s", "device", "data_source", "mean_w_noisy", "mean_w_clean",
                "mean_w_minority", "mean_w_majority")
 # Extra columns (may be NaN where they do not apply).
-EXTRA_COLUMNS = ("test_error_last5", "zero_weight_fraction", "n_train", "n_val", "lr", "batch_size",
-                 "on_zero_weights", "data_seed", "noise_rate", "noise_mode", "proportion", "history_path")
+EXTRA_COLUMNS = ("results_version", "test_error_last5", "zero_weight_fraction", "n_train", "n_val", "lr",
+                 "batch_size", "on_zero_weights", "data_seed", "noise_rate", "noise_mode", "proportion", "history_path")
 KEY_COLUMNS = ("experiment", "method", "setting_value", "seed", "steps", "data_source")
+# Bump when a change to the library changes what a run computes (data draw, a method, the trainer, defaults).
+# Rows written by another version are stale: a sweep runs them again (replacing them) instead of skipping them.
+RESULTS_VERSION = 2
 
 ADABOOST = "adaboost"  # scikit-learn, not a torch Method: run_one dispatches it to l2rw_viz.adaboost
 
@@ -91,6 +95,12 @@ class Experiment:
         if self.setting_name == "proportion":
             return check_in_range("proportion", value, 0.0, 1.0, low_open=True, high_open=True)
         return check_choice("noise_mode", value, ["uniform", "background"])
+
+    def default_steps(self) -> int:
+        """The run length when none is given: ``steps``, in smoke mode (``L2RW_SMOKE=1``) a tenth of it."""
+        from .settings import pick
+
+        return pick(self.steps, max(1, self.steps // 10))
 
     def lr_schedule(self, steps: int) -> Callable[[int], float] | None:
         """``step -> factor``: halve the learning rate after each fraction in ``lr_decay_at``."""
@@ -275,13 +285,11 @@ def run_one(experiment: str | Experiment, method: str, setting=None, seed: int =
         The row (``dict``; keys ``ROW_COLUMNS`` + ``EXTRA_COLUMNS``), or ``(row, history)`` with
         ``return_history`` (an ``AdaBoostResult`` for AdaBoost).
     """
-    from .settings import pick
-
     exp = get_experiment(experiment)
     setting = exp.check_setting(exp.default_setting() if setting is None else setting)
     method = check_choice("method", method, all_method_names())
     seed = check_int("seed", seed, 0)
-    steps = check_int("steps", pick(exp.steps, max(1, exp.steps // 10)) if steps is None else steps, 1)
+    steps = check_int("steps", exp.default_steps() if steps is None else steps, 1)
     data_seed = seed if data_seed is None else check_int("data_seed", data_seed, 0)
     lr = exp.lr if lr is None else check_in_range("lr", lr, 0.0, float("inf"), low_open=True, high_open=True)
     check_choice("on_zero_weights", on_zero_weights, ["skip", "step"])
@@ -297,7 +305,8 @@ def run_one(experiment: str | Experiment, method: str, setting=None, seed: int =
                data_source=source, n_train=ds.n, n_val=len(ds.y_val), data_seed=data_seed,
                noise_rate=exp.noise_rate if "noise" in exp.bias else 0.0,
                noise_mode=setting if exp.setting_name == "noise_mode" else ("uniform" if "noise" in exp.bias else ""),
-               proportion=setting if exp.setting_name == "proportion" else float("nan"), history_path="")
+               proportion=setting if exp.setting_name == "proportion" else float("nan"), history_path="",
+               results_version=RESULTS_VERSION)
     keep: dict[str, Any] = {}
     start = time.perf_counter()
     with cpu_threads(dev, 1 if threads is None else threads):
@@ -410,10 +419,23 @@ def append_row(path: str | os.PathLike, row: dict) -> None:
             raise
 
 
+def _is_current(row: dict) -> bool:
+    try:
+        return int(row.get("results_version")) == RESULTS_VERSION
+    except (TypeError, ValueError):   # missing or NaN: a table written before versions were recorded
+        return False
+
+
 def finished_keys(path: str | os.PathLike) -> set[tuple]:
-    """Keys (see :func:`row_key`) of the runs already in the CSV at ``path``."""
+    """Keys (see :func:`row_key`) of the runs already in the CSV at ``path`` and computed by this version of the
+    library (``RESULTS_VERSION``); older rows are stale and count as not finished."""
     table = read_results(path)
-    return {row_key(r) for r in table.to_dict("records")} if len(table) else set()
+    return {row_key(r) for r in table.to_dict("records") if _is_current(r)} if len(table) else set()
+
+
+def stale_rows(table) -> int:
+    """How many rows of a results table were written by another ``RESULTS_VERSION`` of the library."""
+    return int(sum(not _is_current(r) for r in table.to_dict("records"))) if len(table) else 0
 
 
 @dataclass
@@ -444,13 +466,11 @@ def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all
                seeds: Iterable[int] = (0, 1, 2), steps: int | None = None, device: str = "auto",
                data_source: str = "auto", out: str | os.PathLike | None = None, **options) -> list[RunSpec]:
     """The runs a sweep would do, finished ones (already in ``out``) left out. Validates every argument."""
-    from .settings import pick
-
     exp = get_experiment(experiment)
     names = resolve_methods(exp, methods)
     values = [exp.check_setting(s) for s in (exp.settings if settings is None else settings)]
     seeds = [check_int("seed", s, 0) for s in seeds]
-    steps = check_int("steps", pick(exp.steps, max(1, exp.steps // 10)) if steps is None else steps, 1)
+    steps = check_int("steps", exp.default_steps() if steps is None else steps, 1)
     from .device import resolve_device
 
     resolve_device(device)
@@ -521,5 +541,6 @@ def summarize(table, by: Sequence[str] = ("experiment", "setting_value", "method
 
 
 __all__ = ["ADABOOST", "EXPERIMENTS", "Experiment", "FIG8_METHODS", "KEY_COLUMNS", "ROW_COLUMNS", "EXTRA_COLUMNS",
-           "RunSpec", "append_row", "finished_keys", "get_experiment", "make_dataset", "plan_sweep",
-           "read_results", "resolve_data_source", "resolve_methods", "row_key", "run_one", "summarize", "sweep"]
+           "RESULTS_VERSION", "RunSpec", "append_row", "finished_keys", "get_experiment", "make_dataset",
+           "plan_sweep", "read_results", "resolve_data_source", "resolve_methods", "row_key", "run_one", "stale_rows",
+           "summarize", "sweep"]

@@ -113,6 +113,21 @@ def test_interrupted_sweep_resumes_without_repeating(tmp_path, monkeypatch):
     assert sorted(table["method"]) == ["plain", "plain", "proportion", "proportion"]
 
 
+def test_rows_of_another_results_version_are_run_again(tmp_path, monkeypatch):
+    import l2rw_viz.experiments as ex
+
+    out = tmp_path / "versions.csv"
+    kw = dict(methods=["plain"], settings=[0.9], seeds=[0, 1], out=out, steps=5, device="cpu", progress=False)
+    sweep("toy-imbalance", **kw)
+    assert plan_sweep("toy-imbalance", ["plain"], [0.9], [0, 1], 5, "cpu", out=out) == []
+    assert ex.stale_rows(read_results(out)) == 0
+    monkeypatch.setattr(ex, "RESULTS_VERSION", ex.RESULTS_VERSION + 1)  # the library changed what a run computes
+    assert ex.stale_rows(read_results(out)) == 2
+    assert len(plan_sweep("toy-imbalance", ["plain"], [0.9], [0, 1], 5, "cpu", out=out)) == 2
+    table = sweep("toy-imbalance", **kw)
+    assert len(table) == 2 and set(table["results_version"]) == {ex.RESULTS_VERSION}  # replaced, not duplicated
+
+
 @pytest.mark.slow
 def test_sweep_in_parallel_processes(tmp_path):
     out = tmp_path / "par.csv"

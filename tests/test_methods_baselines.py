@@ -104,6 +104,14 @@ def test_hard_mining_step_uses_a_bigger_pool(imbalanced):
     assert kept[h.is_minority[h.indices]].all()
 
 
+def test_hard_mining_pool_is_capped_at_the_training_set(imbalanced):
+    # a 10x larger pool than the data would be drawn with replacement: duplicates, some kept twice
+    h = _run(imbalanced, get_method("hard_mining", pool_size=10 * imbalanced.n), steps=3)
+    assert h.indices.shape == (3, imbalanced.n)
+    for row in h.indices:   # each step's pool is the whole training set, every example once
+        assert sorted(row.tolist()) == list(range(imbalanced.n))
+
+
 def test_clean_only_trains_on_the_validation_set(imbalanced):
     h = _run(imbalanced, "clean_only", steps=5)
     assert len(h.y) == len(imbalanced.y_val) and h.indices.max() < len(imbalanced.y_val)

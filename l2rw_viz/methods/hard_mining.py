@@ -1,15 +1,16 @@
 """Hard example mining: the paper's "Hard Mining" baseline for class imbalance (Ren et al., 2018, Fig. 8).
 
-As in the official code, each step draws a bigger candidate pool (``pool_size``, 500 by default), keeps *every*
-minority example in it, and fills the rest of the ``batch_size`` batch with the majority examples of highest
-current loss. The loss is the mean over the kept examples (weight ``1/batch_size`` each, 0 for the rest).
+As in the official code, each step draws a bigger candidate pool (``pool_size``, 500 by default, capped at the
+training set size), keeps *every* minority example in it, and fills the rest of the ``batch_size`` batch with the
+majority examples of highest current loss. The loss is the mean over the kept examples (weight ``1/batch_size``
+each, 0 for the rest).
 
 "Minority" is decided from the observed labels (classes with at most half the count of the largest class,
 see :func:`~l2rw_viz.methods.proportion.observed_minority_classes`). On balanced data there is no minority
 class and the method keeps the ``batch_size`` hardest examples of the pool.
 
-History note: the trainer records the whole pool, so a History of this method has ``B = pool_size`` columns,
-with weight 0 on the examples that were not kept (``weight * B`` of a kept example is ``pool_size/batch_size``).
+History note: the trainer records the whole pool, so a History of this method has ``B = pool size`` columns,
+with weight 0 on the examples that were not kept (``weight * B`` of a kept example is ``B/batch_size``).
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ class HardMining(Method):
 
     def make_sampler(self, dataset: BiasedDataset, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
         self._batch_size = batch_size
-        return epoch_sampler(dataset.n, max(self.pool_size, batch_size), rng)
+        # a pool larger than the training set would hold duplicates (drawn with replacement), which could then be
+        # kept twice: cap it at the training set (the offline MNIST subset has 397-439 training images)
+        return epoch_sampler(dataset.n, max(min(self.pool_size, dataset.n), batch_size), rng)
 
     def step(self, ctx: StepContext) -> StepOutput:
         keep = self._batch_size or len(ctx.y)

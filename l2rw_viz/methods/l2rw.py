@@ -239,7 +239,9 @@ def _directional(calls, signals, g_val: dict[str, torch.Tensor], names: dict[int
                    for k, p in _layer_params(module).items()}
         with torch.no_grad():
             t = functional_call(module, tangent, tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args))
-            part = torch.bmm(g.flatten(1).unsqueeze(1), t.flatten(1).unsqueeze(2)).view(-1)  # per-example dot
+            # per-example dot product; a reduction over the non-batch dims reads channels-last tensors in place
+            # (flatten would copy them)
+            part = (g * t).sum(dim=tuple(range(1, g.ndim))) if g.ndim > 1 else g * t
         total = part if total is None else total + part
     return total
 
