@@ -128,6 +128,25 @@ def test_rows_of_another_results_version_are_run_again(tmp_path, monkeypatch):
     assert len(table) == 2 and set(table["results_version"]) == {ex.RESULTS_VERSION}  # replaced, not duplicated
 
 
+def test_a_method_revision_makes_only_that_methods_rows_stale(tmp_path, monkeypatch):
+    import l2rw_viz.experiments as ex
+
+    out = tmp_path / "revisions.csv"
+    kw = dict(methods=["plain", "proportion"], settings=[0.9], seeds=[0], out=out, steps=5, device="cpu",
+              progress=False)
+    sweep("toy-imbalance", **kw)
+    assert set(read_results(out)["method_revision"]) == {ex.METHOD_REVISIONS.get("plain", 0)}
+    monkeypatch.setitem(ex.METHOD_REVISIONS, "proportion", ex.METHOD_REVISIONS.get("proportion", 0) + 1)
+    assert ex.stale_rows(read_results(out)) == 1
+    todo = plan_sweep("toy-imbalance", ["plain", "proportion"], [0.9], [0], 5, "cpu", out=out)
+    assert [spec.method for spec in todo] == ["proportion"]
+    table = sweep("toy-imbalance", **kw)
+    assert len(table) == 2 and ex.stale_rows(table) == 0
+    # a table written before revisions were recorded: plain's rows stay current, the revised method's do not
+    legacy = read_results(out).drop(columns=["method_revision"])
+    assert ex.stale_rows(legacy) == 1
+
+
 @pytest.mark.slow
 def test_sweep_in_parallel_processes(tmp_path):
     out = tmp_path / "par.csv"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -74,7 +76,47 @@ def test_confusion_init_starts_from_the_plain_models_confusion():
     method = get_method("noise_layer_conf", pretrain_steps=100, pretrain_lr=0.05, pretrain_batch_size=50)
     model = make_model("toy_mlp", 2, (2,), seed=0)
     method.prepare(ds, seed=0)
-    wrapped = method.wrap_model(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # 100 steps do learn the moons: no warning
+        wrapped = method.wrap_model(model)
+    assert method.pretrain_kappa > 0.2
     conf = confusion_matrix_of(model, ds.x, ds.y, 2)  # model now holds the pre-trained weights
     torch.testing.assert_close(wrapped.transition.detach(), conf, atol=1e-5, rtol=1e-4)
     assert wrapped.base is model
+
+
+def test_confusion_init_needs_a_pretraining_that_learned_and_then_is_not_worse_than_plain():
+    # 10 noisy classes: the set-up where a too-short pre-training made "+Conf" collapse (MNIST, 500 steps at lr 1e-3)
+    ds = make_noisy("mnist", rate=0.4, mode="uniform", n_train=1000, n_test=500, seed=0, source="subset")
+
+    def run(method):
+        model = make_model("mlp", 10, ds.feature_shape, seed=0)
+        return train(model, ds, method, steps=300, batch_size=50, lr=0.05, device="cpu", seed=0, eval_every=300,
+                     progress=False).final_test_accuracy
+
+    plain = run("plain")
+    short = get_method("noise_layer_conf", pretrain_steps=1, pretrain_lr=0.05, pretrain_batch_size=50)
+    with pytest.warns(RuntimeWarning, match="pretrain_steps=1"):
+        collapsed = run(short)
+    # a near-uniform confusion matrix hides the base network from the loss: it stays at chance
+    assert short.pretrain_kappa < 0.1 and collapsed < 0.2 < plain - 0.2
+    enough = get_method("noise_layer_conf", pretrain_steps=300, pretrain_lr=0.05, pretrain_batch_size=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        conf = run(enough)
+    assert enough.pretrain_agreement > 0.5 and enough.pretrain_kappa > 0.4
+    assert enough.describe()["pretrain_agreement"] == enough.pretrain_agreement
+    assert conf >= plain - 0.03, (conf, plain)
+
+
+def test_pretraining_check_discounts_chance_agreement():
+    from l2rw_viz.methods.noise_layer import pretraining_fell_short
+
+    from sklearn.metrics import cohen_kappa_score
+
+    y = np.array([1] * 70 + [0] * 30)  # background flips on two classes: the background label alone is 70%
+    assert pretraining_fell_short(cohen_kappa_score(y, np.ones(100, dtype=int)))  # agrees 70%, learned nothing
+    good = y.copy()
+    good[:20] = 0                                                                  # agrees 80%, tells classes apart
+    assert not pretraining_fell_short(cohen_kappa_score(y, good))
+    assert pretraining_fell_short(float("nan"))

@@ -11,15 +11,23 @@ near the identity (``init_diag`` on the diagonal), or, for ``"noise_layer_conf"`
 matrix of a plain-trained copy of the network on the noisy training set (and the base network starts from that
 plain-trained copy, as in Goldberger & Ben-Reuven). The pre-training steps are *extra* budget on top of the
 run's ``steps``; tables should say so.
+
+The pre-trained copy must have *learned* something: a network still on its initial plateau predicts almost at
+random, its confusion matrix is close to uniform, and a near-uniform ``Q`` makes ``p_base @ Q`` almost independent
+of the base network, which then gets no gradient and never learns (measured on MNIST: 500 pre-training steps at lr
+1e-3 left LeNet at 22% accuracy, and the "+Conf" run ended *below* that). So the pre-training is checked, and a
+warning says when it fell short.
 """
 
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import cohen_kappa_score
 from torch import nn
 
 from ..checks import check_in_range, check_int
@@ -70,18 +78,40 @@ class NoiseAdaptedModel(nn.Module):
 
 
 @torch.no_grad()
+def predictions_of(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """``(n,)`` int64 (CPU) ``model``'s predicted class for each row of ``x`` (``(n, *F)``), in eval mode."""
+    was = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    pred = torch.cat([model(x[s:s + batch_size].to(device)).argmax(1).cpu() for s in range(0, len(x), batch_size)])
+    model.train(was)
+    return pred
+
+
 def confusion_matrix_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int,
                         batch_size: int = 1000) -> torch.Tensor:
     """``(C, C)`` float row-stochastic estimate of ``p(observed j | predicted i)`` from ``model``'s predictions on
     ``(x, y)`` (add-one smoothing so no row is empty)."""
-    was = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    pred = torch.cat([model(x[s:s + batch_size].to(device)).argmax(1).cpu() for s in range(0, len(y), batch_size)])
-    model.train(was)
+    return confusion_from_predictions(predictions_of(model, x, batch_size), y, num_classes)
+
+
+def confusion_from_predictions(pred: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """``(C, C)`` row-stochastic ``p(observed j | predicted i)`` from ``(n,)`` predictions and ``(n,)`` labels."""
     counts = torch.ones(num_classes, num_classes)
-    counts.index_put_((pred, y.cpu()), torch.ones(len(y)), accumulate=True)
+    counts.index_put_((pred.cpu(), y.cpu()), torch.ones(len(y)), accumulate=True)
     return counts / counts.sum(dim=1, keepdim=True)
+
+
+# Below this Cohen's kappa between a pre-trained model's predictions and the training labels, "+Conf" warns.
+MIN_PRETRAIN_KAPPA = 0.2
+
+
+def pretraining_fell_short(kappa: float) -> bool:
+    """Whether a pre-trained model whose predictions agree with the (noisy) training labels with Cohen's ``kappa``
+    (agreement beyond what its and the labels' class frequencies give by chance: 0 for a model that predicts at
+    random or always the same class, 1 for perfect agreement) has learned too little for its confusion matrix to
+    mean anything."""
+    return not kappa >= MIN_PRETRAIN_KAPPA
 
 
 @register
@@ -95,14 +125,17 @@ class NoiseLayer(Method):
             the fit is ambiguous and Q drifts back to the identity while the network learns the noise.
         init: ``"identity"`` or ``"confusion"`` (+Conf: pre-train a plain copy for ``pretrain_steps`` steps with
             ``pretrain_lr``/``pretrain_batch_size``, start ``Q`` from its confusion matrix and ``base`` from its
-            weights).
+            weights). Give the pre-training enough steps to leave the initial plateau (LeNet at lr 1e-3 on
+            MNIST needs about 1,000; the experiments use half the run's steps); a ``RuntimeWarning`` says when it
+            fell short (see :func:`pretraining_fell_short`); ``pretrain_agreement`` and ``pretrain_kappa`` hold
+            what was measured.
     """
 
     name = "noise_layer"
     init = "identity"
 
     def __init__(self, init_diag: float = 0.9, lr_multiplier: float = 10.0, trace_penalty: float = 0.1,
-                 pretrain_steps: int = 500, pretrain_lr: float = 1e-3, pretrain_batch_size: int = 100):
+                 pretrain_steps: int = 1000, pretrain_lr: float = 1e-3, pretrain_batch_size: int = 100):
         self.trace_penalty = check_in_range("trace_penalty", trace_penalty, 0.0, float("inf"), high_open=True)
         self.init_diag = check_in_range("init_diag", init_diag, 0.0, 1.0, low_open=True)
         self.lr_multiplier = check_in_range("lr_multiplier", lr_multiplier, 0.0, 1e6, low_open=True)
@@ -112,6 +145,8 @@ class NoiseLayer(Method):
         self._data: BiasedDataset | None = None
         self._seed = 0
         self.wrapped: NoiseAdaptedModel | None = None
+        self.pretrain_agreement = float("nan")  # fraction of training labels the pre-trained model predicts
+        self.pretrain_kappa = float("nan")      # the same, as Cohen's kappa (0: chance)
 
     def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
         self._data, self._seed = dataset, seed
@@ -130,7 +165,18 @@ class NoiseLayer(Method):
             train(pre, self._data, "plain", steps=self.pretrain_steps, batch_size=self.pretrain_batch_size,
                   lr=self.pretrain_lr, device=device, seed=self._seed, eval_every=self.pretrain_steps,
                   record_every=self.pretrain_steps, progress=False)
-            init_matrix = confusion_matrix_of(pre, self._data.x, self._data.y, num_classes)
+            y = self._data.y.cpu()
+            pred = predictions_of(pre, self._data.x)
+            init_matrix = confusion_from_predictions(pred, y, num_classes)
+            self.pretrain_agreement = float((pred == y).float().mean())
+            self.pretrain_kappa = float(cohen_kappa_score(y.numpy(), pred.numpy()))
+            if pretraining_fell_short(self.pretrain_kappa):
+                warnings.warn(
+                    f"noise_layer_conf: after pretrain_steps={self.pretrain_steps} the plain model agrees with the "
+                    f"training labels barely more than chance (Cohen's kappa={self.pretrain_kappa:.2f}, allowed: >= "
+                    f"{MIN_PRETRAIN_KAPPA}; it agrees with {self.pretrain_agreement:.0%} of them), so its confusion "
+                    f"matrix is close to uniform and the noise layer will starve the base network of gradient: "
+                    f"raise pretrain_steps or pretrain_lr", RuntimeWarning, stacklevel=2)
             model.load_state_dict(pre.state_dict())
         self.wrapped = NoiseAdaptedModel(model, num_classes, self.init_diag, init_matrix, self.lr_multiplier)
         return self.wrapped
@@ -158,7 +204,8 @@ class NoiseLayer(Method):
         d = {"method": self.name, "init": self.init, "init_diag": self.init_diag, "lr_multiplier": self.lr_multiplier,
              "trace_penalty": self.trace_penalty}
         if self.init == "confusion":
-            d.update(pretrain_steps=self.pretrain_steps, pretrain_lr=self.pretrain_lr)
+            d.update(pretrain_steps=self.pretrain_steps, pretrain_lr=self.pretrain_lr,
+                     pretrain_agreement=self.pretrain_agreement, pretrain_kappa=self.pretrain_kappa)
         return d
 
 
