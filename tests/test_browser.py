@@ -1,9 +1,11 @@
-"""The explorer in a real browser: Voila (app mode, what a seminar projects) in headless Debian Chromium.
+"""The explorer in a real browser: Voila (app mode, what a seminar projects) and JupyterLab 4 (what a student opens)
+in headless Debian Chromium.
 
-Starts Voila on 127.0.0.1 with a small notebook (first the replay animator, then the live toy explorer), moves the
-animator's slider, presses Play, moves the explorer's seed slider, and checks through plotly's own data
-(``document.querySelectorAll('.js-plotly-plot')[i].data``) that the plots changed. The server is always shut
-down (``serve`` kills its process group in ``finally``). Each test takes about 20-40 s on 2 cores.
+Starts Voila or JupyterLab on 127.0.0.1 with a small notebook (first the replay animator, then the live toy
+explorer), moves the animator's slider, presses Play, moves the explorer's seed slider, and checks through plotly's
+own data (``document.querySelectorAll('.js-plotly-plot')[i].data``) that the plots changed. In JupyterLab the test
+runs all cells from the Run menu first. The server is always shut down (``serve`` kills its process group in
+``finally``). Each test takes about 20-60 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -41,10 +43,14 @@ def _titles(page, plot: int) -> list[str]:
     return shot.plot_data(page, plot, "(gd.layout.annotations || []).map(a => a.text)")
 
 
-def test_animator_replays_with_slider_and_play_in_voila(tmp_path):
+@pytest.mark.parametrize("kind", ["voila", "lab"])
+def test_animator_replays_with_slider_and_play(tmp_path, kind):
     nb = shot.write_demo_notebook(tmp_path / "animator_demo.ipynb", shot.ANIMATOR_CELLS)
-    with shot.serve(nb, "voila", env={"L2RW_VIZ_STATE": STATE.to_json()}) as url, shot.browser_page() as page:
-        page.goto(url, timeout=90_000)
+    with shot.serve(nb, kind, env={"L2RW_VIZ_STATE": STATE.to_json()}) as url, shot.browser_page() as page:
+        if kind == "lab":   # what a student does: open the notebook in JupyterLab and run all cells
+            shot.run_all_in_lab(page, url)
+        else:               # what a seminar projects: the notebook as a Voila app
+            page.goto(url, timeout=90_000)
         shot.wait_for_plot(page)
         start = _colors(page, 0)
         assert len(start) == STATE.n_train
