@@ -55,7 +55,7 @@ class BilevelResult:
             followed by its bias (``logits = x @ V[:, :d].T + V[:, d]``).
         wall_time_s: seconds for the whole solve (wall clock).
         inner_iterations: Newton iterations (implicit) or unrolled gradient steps (unrolled) spent in total.
-        hypergradient, constraint, l2: the settings used.
+        hypergradient, constraint, l2: the settings used. num_classes: ``C``.
     """
 
     weights: torch.Tensor
@@ -67,6 +67,18 @@ class BilevelResult:
     hypergradient: str
     constraint: str
     l2: float
+
+    num_classes: int
+
+    def model(self) -> LogisticRegression:
+        """A float32 :class:`~l2rw_viz.models.LogisticRegression` holding ``theta*(w*)``, to draw or evaluate like
+        any trained network (the layout of ``theta`` stays in this module)."""
+        v = self.theta.detach().cpu().view(self.num_classes, -1)      # (C, d + 1): weights, then the bias
+        model = LogisticRegression(v.shape[1] - 1, self.num_classes)
+        with torch.no_grad():
+            model.linear.weight.copy_(v[:, :-1])
+            model.linear.bias.copy_(v[:, -1])
+        return model
 
 
 def project_simplex(v: torch.Tensor) -> torch.Tensor:
@@ -242,7 +254,8 @@ def solve_bilevel(x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, y_val: 
         trace.append(float(loss))
     return BilevelResult(weights=w, val_loss_trace=torch.tensor(trace, dtype=torch.float64),
                          uniform_val_loss=uniform_loss, theta=theta, wall_time_s=time.perf_counter() - start,
-                         inner_iterations=iterations, hypergradient=hypergradient, constraint=constraint, l2=l2)
+                         inner_iterations=iterations, hypergradient=hypergradient, constraint=constraint, l2=l2,
+                         num_classes=c)
 
 
 def hypergradient_at(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, *,

@@ -438,12 +438,35 @@ def _is_current(row: dict) -> bool:
     return revision == METHOD_REVISIONS.get(row.get("method"), 0)
 
 
-def finished_keys(path: str | os.PathLike) -> set[tuple]:
-    """Keys (see :func:`row_key`) of the runs already in the CSV at ``path`` and computed by this version of the
-    library (``RESULTS_VERSION`` and the method's ``METHOD_REVISIONS``); older rows are stale and count as not
-    finished."""
+def finished_rows(path: str | os.PathLike) -> dict[tuple, dict]:
+    """The runs already in the CSV at ``path`` and computed by this version of the library (``RESULTS_VERSION``
+    and the method's ``METHOD_REVISIONS``), by key (see :func:`row_key`); older rows are stale and left out."""
     table = read_results(path)
-    return {row_key(r) for r in table.to_dict("records") if _is_current(r)} if len(table) else set()
+    return {row_key(r): r for r in table.to_dict("records") if _is_current(r)} if len(table) else {}
+
+
+def finished_keys(path: str | os.PathLike) -> set[tuple]:
+    """Keys of :func:`finished_rows`: the runs a sweep into ``path`` skips."""
+    return set(finished_rows(path))
+
+
+def _check_same_options(spec: "RunSpec", row: dict, exp: Experiment, out) -> None:
+    """A finished row is only reused if it was run with the options asked for now (they are not in the key):
+    otherwise a sweep with, say, another ``lr`` would silently return the old numbers."""
+    o = spec.options
+    wanted = {"lr": o.get("lr") if o.get("lr") is not None else exp.lr,
+              "on_zero_weights": o.get("on_zero_weights", "skip"),
+              "data_seed": o.get("data_seed") if o.get("data_seed") is not None else spec.seed}
+    for name, value in wanted.items():
+        have = row.get(name)
+        if have is None or (isinstance(have, float) and np.isnan(have)):
+            continue   # not recorded for this method (AdaBoost has no lr) or an older table
+        same = np.isclose(float(have), float(value)) if name != "on_zero_weights" else str(have) == str(value)
+        if not same:
+            raise ValueError(
+                f"{name}={value!r}: {out} already holds {spec.method} at {spec.setting} seed {spec.seed} run with "
+                f"{name}={have!r}, and a sweep skips finished runs; allowed: the same {name}, or another out file "
+                f"for this variant")
 
 
 def stale_rows(table) -> int:
@@ -488,9 +511,12 @@ def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all
 
     resolve_device(device)
     source = resolve_data_source(exp, data_source)
-    done = finished_keys(out) if out is not None else set()
+    done = finished_rows(out) if out is not None else {}
     specs = [RunSpec(exp.name, m, v, s, steps, device, source, dict(options))
              for v in values for s in seeds for m in names]
+    for spec in specs:
+        if spec.key() in done:
+            _check_same_options(spec, done[spec.key()], exp, out)
     return [s for s in specs if s.key() not in done]
 
 
@@ -554,6 +580,6 @@ def summarize(table, by: Sequence[str] = ("experiment", "setting_value", "method
 
 
 __all__ = ["ADABOOST", "EXPERIMENTS", "Experiment", "FIG8_METHODS", "KEY_COLUMNS", "ROW_COLUMNS", "EXTRA_COLUMNS",
-           "METHOD_REVISIONS", "RESULTS_VERSION", "RunSpec", "append_row", "finished_keys", "get_experiment",
-           "make_dataset", "plan_sweep", "read_results", "resolve_data_source", "resolve_methods", "row_key", "run_one",
-           "stale_rows", "summarize", "sweep"]
+           "METHOD_REVISIONS", "RESULTS_VERSION", "RunSpec", "append_row", "finished_keys", "finished_rows",
+           "get_experiment", "make_dataset", "plan_sweep", "read_results", "resolve_data_source", "resolve_methods",
+           "row_key", "run_one", "stale_rows", "summarize", "sweep"]

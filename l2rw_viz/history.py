@@ -88,6 +88,26 @@ class History:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(mask.any(axis=1), (scaled * mask).sum(axis=1) / mask.sum(axis=1), np.nan)
 
+    def mean_weight_by_labels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weight by (true label, observed label): the diagonal holds clean examples, the rest flipped ones.
+
+        Returns:
+            ``(C, C)`` float: entry ``[i, j]`` is the mean of ``weight * B`` over every recorded batch entry whose
+            example has true label ``i`` and observed label ``j`` (NaN where no such entry was drawn); and
+            ``(C, C)`` int: how many training examples have that pair. ``C`` is one more than the largest label.
+            When imbalance and flips meet, a single "flipped vs clean" mean can mislead (most flipped examples
+            may carry the minority's label, which is up-weighted as a whole); this table separates the two.
+        """
+        c = int(max(self.y.max(initial=0), self.y_clean.max(initial=0))) + 1
+        pair = self.y_clean.astype(np.int64) * c + self.y.astype(np.int64)        # (n,) flat (true, observed) id
+        entry = pair[self.indices].ravel()                                          # (R * B,)
+        total = np.bincount(entry, weights=(self.weights * self.batch_size).ravel(), minlength=c * c)
+        drawn = np.bincount(entry, minlength=c * c)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(drawn > 0, total / np.maximum(drawn, 1), np.nan)
+        counts = np.bincount(pair, minlength=c * c)
+        return means.reshape(c, c), counts.reshape(c, c)
+
     def example_mean_weight(self) -> np.ndarray:
         """``(n,)`` each training example's mean of ``weight * B`` over the steps it was drawn (NaN if never)."""
         n = len(self.y)

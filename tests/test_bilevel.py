@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from l2rw_viz.bilevel import compare_with_online, hypergradient_at, project_simplex, solve_bilevel
 
@@ -63,6 +64,11 @@ def test_exact_weights_lower_the_validation_loss_and_shun_flipped_points():
     assert (res.weights >= 0).all() and float(res.weights.sum()) == pytest.approx(1.0)
     assert res.weights[flipped].mean() < 0.25 * res.weights[~flipped].mean()
     assert res.wall_time_s > 0 and res.inner_iterations > 25
+    # theta* as an ordinary network: its validation loss is the solver's (float32 vs float64)
+    model = res.model()
+    with torch.no_grad():
+        val_loss = F.cross_entropy(model(x_val.float()), y_val)
+    assert float(val_loss) == pytest.approx(float(trace[-1]), rel=1e-4, abs=1e-6)
 
 
 def test_unrolled_solver_runs_and_agrees_in_direction():

@@ -128,6 +128,18 @@ def test_rows_of_another_results_version_are_run_again(tmp_path, monkeypatch):
     assert len(table) == 2 and set(table["results_version"]) == {ex.RESULTS_VERSION}  # replaced, not duplicated
 
 
+def test_a_sweep_refuses_to_pass_off_finished_rows_as_another_variant(tmp_path):
+    out = tmp_path / "variants.csv"
+    kw = dict(methods=["plain"], settings=[0.9], seeds=[0], steps=5, device="cpu")
+    sweep("toy-imbalance", out=out, progress=False, **kw)
+    assert plan_sweep("toy-imbalance", out=out, lr=EXPERIMENTS["toy-imbalance"].lr, **kw) == []  # same: reused
+    # the options that change a run but are not in its key: lr, on_zero_weights, data_seed
+    for option, value in [("lr", 0.5), ("on_zero_weights", "step"), ("data_seed", 7)]:
+        with pytest.raises(ValueError, match=f"{option}=.*another out file"):
+            plan_sweep("toy-imbalance", out=out, **{option: value}, **kw)
+    assert len(plan_sweep("toy-imbalance", out=tmp_path / "lr05.csv", lr=0.5, **kw)) == 1
+
+
 def test_a_method_revision_makes_only_that_methods_rows_stale(tmp_path, monkeypatch):
     import l2rw_viz.experiments as ex
 

@@ -12,7 +12,7 @@ from l2rw_viz.viz import plots
 from l2rw_viz.viz.plots import (BoundaryGrid, boundary_grid, error_vs_proportion_figure, example_weights_at,
                                 gallery_figure, moving_average, noise_accuracy_figure, toy_comparison_figure,
                                 toy_weights_figure, weight_distribution_figure, weight_trajectory_figure,
-                                why_this_weight_figure)
+                                weight_by_label_figure, why_this_weight_figure)
 
 
 def fake_history(n: int = 60, steps: int = 40, b: int = 12, seed: int = 0) -> History:
@@ -224,3 +224,22 @@ def test_noise_accuracy_bars(tmp_path):
     np.testing.assert_allclose(tr.y, 100 * part.mean().values)
     with pytest.raises(ValueError, match="columns"):
         noise_accuracy_figure(df.drop(columns=["test_accuracy"]))
+
+
+def test_weight_by_label_separates_clean_from_flipped_within_each_label(hist):
+    means, counts = hist.mean_weight_by_labels()
+    assert means.shape == counts.shape == (2, 2) and counts.sum() == len(hist.y)
+    # fake_history: 9 flipped examples (all true class 1, labelled 0), 10 minority (true 0), the rest clean class 1
+    np.testing.assert_array_equal(counts, [[10, 0], [9, 41]])
+    assert np.isnan(means[0, 1])                     # no true-0 example carries label 1
+    # by hand: mean weight x B over the batch entries of each (true, given) pair
+    scaled = hist.weights * hist.batch_size
+    for i, j in [(0, 0), (1, 0), (1, 1)]:
+        mask = (hist.y_clean[hist.indices] == i) & (hist.y[hist.indices] == j)
+        assert means[i, j] == pytest.approx(scaled[mask].mean())
+    assert means[1, 0] < means[1, 1] < means[0, 0]   # flipped < clean majority < minority, as written
+    fig = weight_by_label_figure(hist, class_names=["four", "nine"])
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z, float), means)
+    assert "9 img" in fig.data[0].text[1][0]
+    with pytest.raises(ValueError, match="class_names"):
+        weight_by_label_figure(hist, class_names=["one"])

@@ -381,6 +381,30 @@ def toy_comparison_figure(x: np.ndarray, runs: Mapping[str, tuple[History, Bound
 # ----------------------------------------------------------------------------------------------------------------
 # MNIST gallery
 
+def weight_by_label_figure(history: History, class_names: Sequence[str] | None = None, title: str | None = None,
+                           height: int = 380, width: int | None = 460) -> go.Figure:
+    """Heatmap of :meth:`History.mean_weight_by_labels`: rows the true class, columns the label the example
+    carries, colour the mean learned weight x B (white = 1, uniform training), text the weight and how many
+    training images have that pair. Clean examples sit on the diagonal, flipped ones off it."""
+    means, counts = history.mean_weight_by_labels()
+    c = len(means)
+    names = [str(k) for k in (class_names if class_names is not None else range(c))]
+    if len(names) != c:
+        raise ValueError(f"class_names has {len(names)} names; allowed: {c} (one per class)")
+    text = [[(f"{means[i, j]:.2f}" if np.isfinite(means[i, j]) else "-") + f"<br>{counts[i, j]} img"
+             for j in range(c)] for i in range(c)]
+    top = float(np.nanmax(np.abs(means - 1.0))) if np.isfinite(means).any() else 1.0
+    fig = go.Figure(go.Heatmap(z=means, x=names, y=names, text=text, texttemplate="%{text}", colorscale="RdBu",
+                               zmid=1.0, zmin=1.0 - top, zmax=1.0 + top, colorbar=dict(title="weight x B"),
+                               hovertemplate="true %{y}, labelled %{x}<br>mean weight x B %{z:.2f}<extra></extra>"))
+    fig.update_layout(template=TEMPLATE, height=height, width=width,
+                      title=title or "Mean learned weight by true class and given label",
+                      xaxis_title="label given", yaxis_title="true class", margin=dict(l=60, r=20, t=60, b=50))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category")
+    return fig
+
+
 def weight_ranking(history: History) -> tuple[np.ndarray, np.ndarray]:
     """``(order, mean_weight)``: indices of the examples drawn at least once, sorted by their mean weight (``* B``)
     from highest to lowest (ties broken by index, so the order is reproducible), and every example's mean."""
