@@ -67,7 +67,6 @@ class BilevelResult:
     hypergradient: str
     constraint: str
     l2: float
-
     num_classes: int
 
     def model(self) -> LogisticRegression:

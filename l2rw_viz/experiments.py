@@ -45,8 +45,9 @@ ROW_COLUMNS = ("experiment", "method", "setting_name", "setting_value", "seed", 
                "test_accuracy", "wall_time_s", "device", "data_source", "mean_w_noisy", "mean_w_clean",
                "mean_w_minority", "mean_w_majority")
 # Extra columns (may be NaN where they do not apply).
-EXTRA_COLUMNS = ("results_version", "method_revision", "test_error_last5", "zero_weight_fraction", "n_train", "n_val", "lr",
-                 "batch_size", "on_zero_weights", "data_seed", "noise_rate", "noise_mode", "proportion", "history_path")
+EXTRA_COLUMNS = ("results_version", "method_revision", "test_error_last5", "zero_weight_fraction", "n_train", "n_val",
+                 "lr", "batch_size", "on_zero_weights", "data_seed", "noise_rate", "noise_mode", "proportion",
+                 "history_path")
 KEY_COLUMNS = ("experiment", "method", "setting_value", "seed", "steps", "data_source")
 # Bump when a change to the library changes what a run computes (data draw, a method, the trainer, defaults).
 # Rows written by another version are stale: a sweep runs them again (replacing them) instead of skipping them.
@@ -424,18 +425,17 @@ def append_row(path: str | os.PathLike, row: dict) -> None:
             raise
 
 
+def _int_or(value, default):
+    """``int(value)``, or ``default`` where the column is missing or NaN (a table written before it existed)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
 def _is_current(row: dict) -> bool:
-    try:
-        if int(row.get("results_version")) != RESULTS_VERSION:
-            return False
-    except (TypeError, ValueError):   # missing or NaN: a table written before versions were recorded
-        return False
-    revision = row.get("method_revision")
-    try:
-        revision = int(revision)
-    except (TypeError, ValueError):   # missing or NaN: written before method revisions were recorded
-        revision = 0
-    return revision == METHOD_REVISIONS.get(row.get("method"), 0)
+    return (_int_or(row.get("results_version"), None) == RESULTS_VERSION
+            and _int_or(row.get("method_revision"), 0) == METHOD_REVISIONS.get(row.get("method"), 0))
 
 
 def finished_rows(path: str | os.PathLike) -> dict[tuple, dict]:

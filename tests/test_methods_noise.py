@@ -110,9 +110,9 @@ def test_confusion_init_needs_a_pretraining_that_learned_and_then_is_not_worse_t
 
 
 def test_pretraining_check_discounts_chance_agreement():
-    from l2rw_viz.methods.noise_layer import pretraining_fell_short
-
     from sklearn.metrics import cohen_kappa_score
+
+    from l2rw_viz.methods.noise_layer import pretraining_fell_short
 
     y = np.array([1] * 70 + [0] * 30)  # background flips on two classes: the background label alone is 70%
     assert pretraining_fell_short(cohen_kappa_score(y, np.ones(100, dtype=int)))  # agrees 70%, learned nothing

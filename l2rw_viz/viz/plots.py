@@ -378,9 +378,6 @@ def toy_comparison_figure(x: np.ndarray, runs: Mapping[str, tuple[History, Bound
     return fig
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# MNIST gallery
-
 def weight_by_label_figure(history: History, class_names: Sequence[str] | None = None, title: str | None = None,
                            height: int = 380, width: int | None = 460) -> go.Figure:
     """Heatmap of :meth:`History.mean_weight_by_labels`: rows the true class, columns the label the example
@@ -404,6 +401,9 @@ def weight_by_label_figure(history: History, class_names: Sequence[str] | None =
     fig.update_xaxes(type="category")
     return fig
 
+
+# ----------------------------------------------------------------------------------------------------------------
+# MNIST gallery
 
 def weight_ranking(history: History) -> tuple[np.ndarray, np.ndarray]:
     """``(order, mean_weight)``: indices of the examples drawn at least once, sorted by their mean weight (``* B``)
