@@ -117,6 +117,10 @@ def run_adaboost(dataset: BiasedDataset, n_estimators: int = 200, learning_rate:
     model = AdaBoostClassifier(DecisionTreeClassifier(max_depth=max_depth), n_estimators=n_estimators,
                                learning_rate=learning_rate, random_state=seed)
     model.fit(x, y)
+    # SAMME is the only algorithm from scikit-learn 1.6 (our floor); SAMME.R (older default) would give every
+    # estimator weight 1 and hide the reweighting this baseline is here to show
+    if getattr(model, "algorithm", "SAMME") not in ("SAMME", "deprecated"):
+        raise RuntimeError(f"AdaBoostClassifier ran {model.algorithm!r}, not SAMME; scikit-learn>=1.6 is required")
     weights, errors = samme_sample_weights(model, x, y)
     staged = np.array([np.mean(p != y_test) for p in model.staged_predict(x_test)])
     acc = float(np.mean(model.predict(x_test) == y_test))

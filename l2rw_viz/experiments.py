@@ -54,7 +54,8 @@ KEY_COLUMNS = ("experiment", "method", "setting_value", "seed", "steps", "data_s
 RESULTS_VERSION = 2
 # Bump one method's revision when a change alters only that method's runs: only its rows go stale.
 # noise_layer_conf 1: pre-training lengthened from a quarter to half of the run (its confusion matrix was uniform).
-METHOD_REVISIONS: dict[str, int] = {"noise_layer_conf": 1}
+# hard_mining 1: the official rule (all minority of the pool plus as many hardest majority), was: filled to the batch.
+METHOD_REVISIONS: dict[str, int] = {"noise_layer_conf": 1, "hard_mining": 1}
 
 ADABOOST = "adaboost"  # scikit-learn, not a torch Method: run_one dispatches it to l2rw_viz.adaboost
 

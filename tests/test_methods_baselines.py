@@ -85,23 +85,30 @@ def test_over_and_under_sampling_equalise_the_counts(imbalanced):
     assert torch.equal(over.x, imbalanced.x[src]) and torch.equal(over.is_minority, imbalanced.is_minority[src])
 
 
-def test_hard_mining_keeps_every_minority_and_the_hardest_majority():
+def test_hard_mining_keeps_every_minority_and_as_many_hardest_majority():
     losses = torch.tensor([0.1, 5.0, 0.2, 3.0, 0.3, 4.0, 0.05, 0.4])
     minority = torch.tensor([False, False, True, False, False, False, True, False])
-    kept = select_hard(losses, minority, keep=4)
-    # both minority entries (2, 6) even though their losses are small, then the two hardest majority ones (1, 5)
+    kept = select_hard(losses, minority, keep=6)
+    # the official rule: both minority entries (2, 6) even though their losses are small, then exactly as many of
+    # the hardest majority ones (1, 5): a 50/50 batch, not one filled up to `keep`
     assert torch.nonzero(kept).flatten().tolist() == [1, 2, 5, 6]
+    # no minority entry in the pool: the official code keeps max(k, 1) = 1 hardest; balanced data keeps `keep`
+    none = torch.zeros(8, dtype=torch.bool)
+    assert torch.nonzero(select_hard(losses, none)).flatten().tolist() == [1]
+    assert torch.nonzero(select_hard(losses, none, keep=3)).flatten().tolist() == [1, 3, 5]
 
 
-def test_hard_mining_step_uses_a_bigger_pool(imbalanced):
+def test_hard_mining_batches_are_half_minority(imbalanced):
     method = get_method("hard_mining", pool_size=200)
     h = _run(imbalanced, method, steps=5)
     assert h.indices.shape == (5, 200)
     kept = h.weights > 0
-    assert (kept.sum(axis=1) == 40).all()
+    minority_in_pool = h.is_minority[h.indices]
+    # every minority example of the pool is kept, plus exactly as many majority ones
+    assert kept[minority_in_pool].all()
+    np.testing.assert_array_equal(kept.sum(axis=1), 2 * minority_in_pool.sum(axis=1))
+    np.testing.assert_allclose((kept & minority_in_pool).sum(axis=1) / kept.sum(axis=1), 0.5)
     np.testing.assert_allclose(h.weights.sum(axis=1), 1.0, rtol=1e-5)
-    # every minority example of the pool is kept
-    assert kept[h.is_minority[h.indices]].all()
 
 
 def test_hard_mining_pool_is_capped_at_the_training_set(imbalanced):
