@@ -6,6 +6,7 @@
     l2rw-viz demo [--smoke]
     l2rw-viz bench [args...]                 (delegates to l2rw_viz.bench)
     l2rw-viz export HISTORY.npz OUT.html ... (delegates to l2rw_viz.viz.export)
+    l2rw-viz results list|show|make|pack ... (the shipped full results; delegates to l2rw_viz.results.pack)
 
 Every option is validated before any training starts; a bad value exits with status 2 and a message naming the
 option, the value and what is allowed.
@@ -210,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``l2rw-viz`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # bench / export forward their own arguments untouched (their modules own the options)
+    if argv and argv[0] == "results":  # the shipped full results (l2rw_viz.results.pack owns its options)
+        from .results.pack import main as results_main
+
+        return int(results_main(argv[1:]) or 0)
     if argv and argv[0] in ("bench", "export"):
         if argv[0] == "bench":
             from . import bench  # imported only here: a missing module does not break the other commands

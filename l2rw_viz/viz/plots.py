@@ -381,7 +381,8 @@ def toy_comparison_figure(x: np.ndarray, runs: Mapping[str, tuple[History, Bound
 def weight_by_label_figure(history: History, class_names: Sequence[str] | None = None, title: str | None = None,
                            height: int = 380, width: int | None = 460) -> go.Figure:
     """Heatmap of :meth:`History.mean_weight_by_labels`: rows the true class, columns the label the example
-    carries, colour the mean learned weight x B (white = 1, uniform training), text the weight and how many
+    carries, colour the mean learned weight x B on a scale from 0 (red: no weight, white = 1, uniform training,
+    blue: more), text the weight and how many
     training images have that pair. Clean examples sit on the diagonal, flipped ones off it."""
     means, counts = history.mean_weight_by_labels()
     c = len(means)
@@ -390,9 +391,11 @@ def weight_by_label_figure(history: History, class_names: Sequence[str] | None =
         raise ValueError(f"class_names has {len(names)} names; allowed: {c} (one per class)")
     text = [[(f"{means[i, j]:.2f}" if np.isfinite(means[i, j]) else "-") + f"<br>{counts[i, j]} img"
              for j in range(c)] for i in range(c)]
-    top = float(np.nanmax(np.abs(means - 1.0))) if np.isfinite(means).any() else 1.0
-    fig = go.Figure(go.Heatmap(z=means, x=names, y=names, text=text, texttemplate="%{text}", colorscale="RdBu",
-                               zmid=1.0, zmin=1.0 - top, zmax=1.0 + top, colorbar=dict(title="weight x B"),
+    # the scale starts at 0 (no weight at all) and keeps 1 (uniform) white in the middle of a symmetric range
+    top = max(2.0, float(np.nanmax(means))) if np.isfinite(means).any() else 2.0
+    scale = [[0.0, "#b2182b"], [1.0 / top, "#f7f7f7"], [1.0, "#2166ac"]]   # red 0, white 1 (uniform), blue high
+    fig = go.Figure(go.Heatmap(z=means, x=names, y=names, text=text, texttemplate="%{text}", colorscale=scale,
+                               zmin=0.0, zmax=top, colorbar=dict(title="weight x B"),
                                hovertemplate="true %{y}, labelled %{x}<br>mean weight x B %{z:.2f}<extra></extra>"))
     fig.update_layout(template=TEMPLATE, height=height, width=width,
                       title=title or "Mean learned weight by true class and given label",

@@ -1,0 +1,265 @@
+"""Making the shipped results: run the full sweep of an experiment, then pack its table, sparse Histories and
+provenance into ``l2rw_viz/results/data`` (see :mod:`l2rw_viz.results.shipped`).
+
+    l2rw-viz results list                        what ships, with its size and whether it is current
+    l2rw-viz results show fig8                   the table (mean +- std over seeds) and its provenance
+    l2rw-viz results make fig8 --jobs 2          sweep (resumable, in --work-dir) + pack: refreshes the shipped table
+    l2rw-viz results pack fig8 --from CSV --histories DIR [--command "..."]   pack a finished sweep
+
+``make`` is the one command that refreshes a stale table: its sweep skips rows already in the work CSV that are
+current, so after a change to one method only that method's runs are repeated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .shipped import (DATA_DIR, HISTORY_DIR, SHIPPED, experiment_name, history_path, load_results, provenance,
+                      setting_text, table_path)
+
+SEEDS = (0, 1, 2)
+DATA_SOURCE = "subset"  # the offline 5,000-image subset: every user (and CI) has it
+# Histories shipped (seed 0, every setting): L2RW and the baselines whose weights or curves the course draws.
+HISTORY_METHODS = {
+    "mnist-imbalance": ("plain", "proportion", "resample", "hard_mining", "random", "l2rw"),
+    "mnist-noise": ("plain", "random", "noise_layer_conf", "bootstrap_hard", "finetune", "l2rw"),
+    "mnist-imbalance-noise": ("plain", "proportion", "finetune", "l2rw"),
+}
+# Record every k-th step of a shipped History (the figures smooth over tens of steps; every evaluation is kept).
+# The noisy-label set is ten times larger, so its L2RW History keeps every step: the per-image ranking of notebook
+# 7 needs each image seen often enough.
+HISTORY_EVERY = {"mnist-imbalance": 5, "mnist-noise": 1, "mnist-imbalance-noise": 5}
+HISTORY_EVERY_NOT_L2RW = 10
+
+
+def thin_history(history, every: int):
+    """A copy of ``history`` keeping every ``every``-th recorded step (evaluations and masks kept whole);
+    indices stored as int32. ``meta['recorded_every']`` says so."""
+    keep = slice(None, None, every)
+    per_step = {k: getattr(history, k)[keep] for k in ("steps", "weights", "train_loss", "weighted_loss", "val_loss")}
+    meta = dict(history.meta, recorded_every=int(every) * int(history.meta.get("recorded_every", 1)))
+    return dataclasses.replace(history, indices=history.indices[keep].astype(np.int32), meta=meta, **per_step)
+
+
+def _versions() -> dict:
+    import pandas
+    import sklearn
+    import torch
+
+    from .. import __version__
+
+    return {"l2rw_viz": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "scikit_learn": sklearn.__version__, "pandas": pandas.__version__, "python": platform.python_version()}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def expected_runs(name: str) -> set[tuple[str, str, int]]:
+    """``(method, setting, seed)`` of every run the shipped table must hold: ``--methods all`` x settings x seeds."""
+    from ..experiments import get_experiment, resolve_methods
+
+    exp = get_experiment(experiment_name(name))
+    return {(m, setting_text(s), seed) for m in resolve_methods(exp, "all") for s in exp.settings for seed in SEEDS}
+
+
+def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | None, *, commands: Sequence[str] = (),
+         wall_time_s: float | None = None, git_commit: str | None = None, out_dir: Path = DATA_DIR,
+         allow_missing: bool = False) -> dict:
+    """Write the shipped table, Histories and provenance of ``name`` from a finished sweep.
+
+    Args:
+        csv: the sweep's results table. history_dir: where the sweep saved Histories (rows' ``history_path``).
+        commands: the command lines that produced ``csv`` (recorded verbatim). wall_time_s: their elapsed time.
+        allow_missing: pack even if some expected runs are missing (the provenance lists them); default: refuse.
+
+    Returns:
+        The provenance dict (also written next to the table).
+    """
+    from ..experiments import METHOD_REVISIONS, RESULTS_VERSION, finished_rows, get_experiment
+    from ..history import History
+
+    exp = get_experiment(experiment_name(name))
+    rows = [r for r in finished_rows(csv).values() if r["experiment"] == exp.name]
+    if not rows:
+        raise ValueError(f"csv={str(csv)!r} holds no current rows of {exp.name}")
+    have = {(r["method"], setting_text(r["setting_value"]), int(r["seed"])) for r in rows}
+    missing = sorted(expected_runs(exp.name) - have)
+    if missing and not allow_missing:
+        raise ValueError(f"csv={str(csv)!r} lacks {len(missing)} run(s) of {exp.name}, e.g. {missing[:3]}; finish the "
+                         f"sweep ('l2rw-viz results make {exp.name}') or pass allow_missing")
+    import pandas as pd
+
+    table = pd.DataFrame(rows).sort_values(["setting_value", "method", "seed"], key=lambda c: c.map(str))
+    out_dir = Path(out_dir)
+    hist_out = out_dir / "histories"
+    hist_out.mkdir(parents=True, exist_ok=True)
+    shipped_hist = []
+    paths = []
+    for r in table.to_dict("records"):
+        path = ""
+        if r["method"] in HISTORY_METHODS.get(exp.name, ()) and int(r["seed"]) == 0:
+            target = hist_out / history_path(exp.name, r["method"], r["setting_value"], 0).name
+            source = (Path(history_dir) / Path(str(r.get("history_path") or "none")).name
+                      if history_dir is not None else None)
+            every = HISTORY_EVERY[exp.name] if r["method"] == "l2rw" else HISTORY_EVERY_NOT_L2RW
+            if source is not None and source.is_file():
+                thin_history(History.load(source), every).save(target)
+            elif str(r.get("history_path")) == f"histories/{target.name}" and (out_dir / "histories" / target.name) \
+                    .is_file():
+                # a row carried over from the shipped table (see make): its thinned History ships already
+                every = History.load(target).meta.get("recorded_every", every)
+            else:
+                raise ValueError(f"history_dir={str(history_dir)!r} lacks the History of {r['method']} at "
+                                 f"{r['setting_value']} seed 0 ({r.get('history_path')!r})")
+            path = f"histories/{target.name}"
+            shipped_hist.append({"file": path, "recorded_every": int(every)})
+        paths.append(path)
+    table["history_path"] = paths
+    target_csv = out_dir / f"{exp.name}.csv"
+    fd, tmp = tempfile.mkstemp(prefix=target_csv.name + ".", suffix=".tmp", dir=out_dir)
+    with os.fdopen(fd, "w", newline="") as handle:
+        table.to_csv(handle, index=False)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; a shipped table is for everyone to read
+    os.replace(tmp, target_csv)
+
+    methods = sorted(table["method"].unique())
+    prov = {
+        "experiment": exp.name,
+        "description": exp.description,
+        "made_with": commands or [f"l2rw-viz results make {exp.name} --jobs 2"],
+        "refresh_with": f"l2rw-viz results make {exp.name} --jobs 2",
+        "git_commit": git_commit,
+        "versions": _versions(),
+        "results_version": RESULTS_VERSION,
+        "method_revisions": {m: METHOD_REVISIONS.get(m, 0) for m in methods},
+        "devices": sorted(table["device"].astype(str).unique()),
+        "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "platform": platform.platform()},
+        "date_packed_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "wall_time_s": wall_time_s,
+        "sum_of_run_wall_times_s": round(float(table["wall_time_s"].sum()), 1),
+        "rows": len(table),
+        "methods": methods,
+        "settings": sorted({setting_text(s) for s in table["setting_value"]}),
+        "seeds": sorted(int(s) for s in table["seed"].unique()),
+        "steps": sorted(int(s) for s in table["steps"].unique()),
+        "data_source": sorted(table["data_source"].astype(str).unique()),
+        "missing_runs": [list(m) for m in missing],
+        "histories": shipped_hist,
+    }
+    (out_dir / f"{exp.name}.provenance.json").write_text(json.dumps(prov, indent=1) + "\n")
+    return prov
+
+
+def make(name: str, jobs: int = 2, work_dir: str | os.PathLike = "results-work", device: str = "cpu",
+         progress: bool = True) -> dict:
+    """Run (or resume) the full sweep of ``name`` into ``work_dir`` and pack it into the package's data."""
+    from ..experiments import sweep
+
+    from ..experiments import append_row
+
+    exp = experiment_name(name)
+    work = Path(work_dir)
+    csv, hist = work / f"{exp}.csv", work / "histories" / exp
+    commands: list[str] = []
+    if not csv.exists() and table_path(exp).exists():
+        # resume from what ships: its current rows are skipped by the sweep, so only missing or stale runs are
+        # computed, and their shipped Histories are kept by pack
+        for row in load_results(exp).to_dict("records"):
+            append_row(csv, row)
+        commands = list(provenance(exp).get("made_with", []))
+    start = time.perf_counter()
+    argv = ["l2rw-viz", "sweep", exp, "--methods", "all", "--seeds", *map(str, SEEDS), "--jobs", str(jobs),
+            "--data-source", DATA_SOURCE, "--device", device, "--out", str(csv), "--history-dir", str(hist)]
+    sweep(exp, "all", seeds=SEEDS, out=csv, jobs=jobs, device=device, data_source=DATA_SOURCE,
+          history_dir=hist, progress=progress)
+    return pack(exp, csv, hist, commands=commands + [shlex.join(argv)],
+                wall_time_s=round(time.perf_counter() - start, 1))
+
+
+def _summary_text(name: str) -> str:
+    from ..experiments import summarize
+
+    table = load_results(name)
+    value = "test_accuracy" if experiment_name(name) == "mnist-noise" else "test_error"
+    s = summarize(table, value=value)
+    s["cell"] = [f"{100 * m:.1f} ± {100 * (0 if np.isnan(d) else d):.1f} (n={c})" for m, d, c in
+                 zip(s["mean"], s["std"], s["count"])]
+    pivot = s.pivot(index="method", columns="setting_value", values="cell")
+    return f"{experiment_name(name)}: {value} in %, mean ± std over seeds\n{pivot.to_string()}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``l2rw-viz results ...`` (see the module docstring)."""
+    from .shipped import shipped_names, stale_methods
+
+    parser = argparse.ArgumentParser(prog="l2rw-viz results", description="The full results shipped with the package")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="what ships, its size and whether it is current")
+    p = sub.add_parser("show", help="a shipped table (mean ± std over seeds) and its provenance")
+    p.add_argument("name", choices=sorted(set(SHIPPED) | {"fig8", "noise", "both"}))
+    p = sub.add_parser("make", help="run the full sweep (resumable) and pack it into the package")
+    p.add_argument("name", choices=sorted(set(SHIPPED) | {"fig8", "noise", "both"}))
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--work-dir", default="results-work")
+    p.add_argument("--device", default="cpu")
+    p = sub.add_parser("pack", help="pack a finished sweep's CSV and Histories into the package")
+    p.add_argument("name", choices=sorted(set(SHIPPED) | {"fig8", "noise", "both"}))
+    p.add_argument("--from", dest="csv", required=True)
+    p.add_argument("--histories", default=None)
+    p.add_argument("--command", action="append", default=[], help="a command line that made the CSV (repeatable)")
+    p.add_argument("--wall-time", type=float, default=None)
+    p.add_argument("--git-commit", default=None)
+    p.add_argument("--allow-missing", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            for name in SHIPPED:
+                if name not in shipped_names():
+                    print(f"{name:24s} not shipped (make it: l2rw-viz results make {name} --jobs 2)")
+                    continue
+                stale = stale_methods(name)
+                size = table_path(name).stat().st_size + sum(p.stat().st_size
+                                                              for p in HISTORY_DIR.glob(f"{name}__*.npz"))
+                state = "current" if not stale else f"STALE for {sorted(stale)} (refresh: l2rw-viz results make {name})"
+                print(f"{name:24s} {len(load_results(name)):4d} rows, {size / 1e6:5.1f} MB, {state}")
+            return 0
+        if args.command == "show":
+            print(_summary_text(args.name))
+            print(json.dumps(provenance(args.name), indent=1))
+            return 0
+        if args.command == "make":
+            prov = make(args.name, args.jobs, args.work_dir, args.device)
+        else:
+            prov = pack(args.name, args.csv, args.histories, commands=args.command, wall_time_s=args.wall_time,
+                        git_commit=args.git_commit, allow_missing=args.allow_missing)
+        print(f"packed {prov['rows']} rows of {prov['experiment']} and {len(prov['histories'])} Histories into "
+              f"{DATA_DIR}")
+        return 0
+    except (ValueError, FileNotFoundError) as error:
+        parser.exit(2, f"l2rw-viz results: error: {error}\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The full experiments' results, shipped with the package: load them instead of waiting for a sweep.
+
+A class should see the paper's story without first spending an hour of CPU. The full sweeps (every method of
+``--methods all``, every setting, 3 seeds, 2,000 steps, offline MNIST subset) were run once with the package's own
+commands (:mod:`l2rw_viz.results.pack` says which) and their tables ship in ``l2rw_viz/results/data``:
+
+- ``<experiment>.csv``: one row per run, the columns of :data:`l2rw_viz.experiments.ROW_COLUMNS` and extras;
+- ``<experiment>.provenance.json``: the exact commands, library/torch/numpy/scikit-learn versions, the results
+  version and per-method revisions, the device, date and wall time;
+- ``histories/<experiment>__<method>__<setting>__seed<seed>.npz``: the :class:`~l2rw_viz.history.History` of
+  seed 0 of L2RW and the main baselines at each setting, recorded every ``history_every`` steps (see the
+  provenance) to keep the package small.
+
+Names: an experiment name (``"mnist-imbalance"``) or its course alias (``"fig8"``, ``"noise"``, ``"both"``).
+
+Example::
+
+    from l2rw_viz.results import load_results, load_history
+    table = load_results("fig8")                    # pandas.DataFrame, 3 seeds x methods x proportions
+    h = load_history("fig8", "l2rw", 0.995)         # seed 0, a History ready for the figures
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from ..checks import check_choice
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+HISTORY_DIR = DATA_DIR / "histories"
+SHIPPED = ("mnist-imbalance", "mnist-noise", "mnist-imbalance-noise")
+ALIASES = {"fig8": "mnist-imbalance", "noise": "mnist-noise", "both": "mnist-imbalance-noise"}
+
+
+def experiment_name(name: str) -> str:
+    """The experiment behind ``name`` (an alias such as ``"fig8"`` or an experiment name); ``ValueError`` naming the
+    allowed names otherwise."""
+    check_choice("name", name, list(ALIASES) + list(SHIPPED))
+    return ALIASES.get(name, name)
+
+
+def table_path(name: str) -> Path:
+    return DATA_DIR / f"{experiment_name(name)}.csv"
+
+
+def provenance_path(name: str) -> Path:
+    return DATA_DIR / f"{experiment_name(name)}.provenance.json"
+
+
+def setting_text(value) -> str:
+    """The setting as it appears in file names and row keys (``0.995``, ``"uniform"``)."""
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def history_path(name: str, method: str, setting, seed: int = 0) -> Path:
+    return HISTORY_DIR / f"{experiment_name(name)}__{method}__{setting_text(setting)}__seed{int(seed)}.npz"
+
+
+def shipped_names() -> list[str]:
+    """The experiments whose table ships with this copy of the package."""
+    return [n for n in SHIPPED if table_path(n).exists()]
+
+
+@lru_cache(maxsize=None)
+def _read(path: Path, mtime: float):
+    import pandas as pd
+
+    return pd.read_csv(path)
+
+
+def load_results(name: str, methods=None, settings=None, seeds=None):
+    """The shipped results table of an experiment (a ``pandas.DataFrame``, one row per run), optionally filtered.
+
+    Args:
+        name: ``"fig8"``/``"mnist-imbalance"``, ``"noise"``/``"mnist-noise"``, ``"both"``/``"mnist-imbalance-noise"``.
+        methods, settings, seeds: keep only these (``None``: all). A setting is a proportion or a noise mode.
+
+    Raises:
+        FileNotFoundError: this copy of the package ships no table for ``name`` (with the command that makes it).
+    """
+    path = table_path(name)
+    if not path.exists():
+        raise FileNotFoundError(f"no shipped results for {name!r} at {path}; make them with "
+                                f"'l2rw-viz results make {experiment_name(name)} --jobs 2'")
+    table = _read(path, path.stat().st_mtime).copy()
+    if methods is not None:
+        table = table[table["method"].isin(list(methods))]
+    if settings is not None:
+        wanted = {setting_text(s) for s in settings}
+        table = table[table["setting_value"].map(setting_text).isin(wanted)]
+    if seeds is not None:
+        table = table[table["seed"].isin([int(s) for s in seeds])]
+    return table.reset_index(drop=True)
+
+
+def provenance(name: str) -> dict:
+    """How the shipped table was made: commands, versions, revisions, device, date, wall time (a dict)."""
+    path = provenance_path(name)
+    if not path.exists():
+        raise FileNotFoundError(f"no provenance for {name!r} at {path}")
+    return json.loads(path.read_text())
+
+
+def shipped_histories(name: str) -> list[tuple[str, str, int]]:
+    """``(method, setting, seed)`` of every History shipped for ``name``."""
+    exp = experiment_name(name)
+    found = []
+    for p in sorted(HISTORY_DIR.glob(f"{exp}__*.npz")):
+        _, method, setting, seed = p.stem.split("__")
+        found.append((method, setting, int(seed.removeprefix("seed"))))
+    return found
+
+
+def load_history(name: str, method: str, setting, seed: int = 0):
+    """The shipped :class:`~l2rw_viz.history.History` of one run (seed 0 of L2RW and the main baselines).
+
+    Raises:
+        ValueError: no History ships for this (method, setting, seed); the message lists those that do.
+    """
+    from ..history import History
+
+    path = history_path(name, method, setting, seed)
+    if not path.exists():
+        have = ", ".join(f"{m} {s} seed {d}" for m, s, d in shipped_histories(name)) or "none"
+        raise ValueError(f"method={method!r}, setting={setting!r}, seed={seed!r}: no History ships for "
+                         f"{experiment_name(name)}; shipped: {have}")
+    return History.load(path)
+
+
+def stale_methods(name: str) -> dict[str, tuple[int, int]]:
+    """Methods whose shipped rows were computed by another revision than this library's:
+    ``{method: (shipped revision, library revision)}``; the results version counts for every method."""
+    from ..experiments import METHOD_REVISIONS, RESULTS_VERSION
+
+    table = load_results(name)
+    stale = {}
+    for method, rows in table.groupby("method"):
+        shipped = (int(rows["results_version"].min()), int(rows["method_revision"].fillna(0).min()),
+                   int(rows["results_version"].max()), int(rows["method_revision"].fillna(0).max()))
+        now = (RESULTS_VERSION, METHOD_REVISIONS.get(method, 0))
+        if shipped[:2] != now or shipped[2:] != now:
+            stale[method] = (shipped[1] if shipped[0] == RESULTS_VERSION else -1, now[1])
+    return stale
+
+
+def compare_with_shipped(table, name: str, value: str = "test_error", tolerance: float = 0.0):
+    """Rows of a recomputed ``table`` whose ``value`` differs from the shipped row with the same key
+    (experiment, method, setting, seed, steps, data source), as a ``pandas.DataFrame`` with both values; rows the
+    package does not ship (other steps, seeds or data) are listed with ``shipped`` NaN.
+
+    A notebook that recomputes prints this, so a student sees when (and by how much) their run differs.
+    """
+    import pandas as pd
+
+    from ..experiments import row_key
+
+    shipped = {row_key(r): r[value] for r in load_results(name).to_dict("records")}
+    out = []
+    for r in table.to_dict("records"):
+        theirs = shipped.get(row_key(r), float("nan"))
+        if not (abs(float(r[value]) - float(theirs)) <= tolerance):
+            out.append({"method": r["method"], "setting": setting_text(r["setting_value"]), "seed": int(r["seed"]),
+                        "steps": int(r["steps"]), "recomputed": float(r[value]), "shipped": float(theirs)})
+    return pd.DataFrame(out, columns=["method", "setting", "seed", "steps", "recomputed", "shipped"])
+
+
+def describe_comparison(diff, n_rows: int, name: str) -> str:
+    """One sentence for a notebook: does the recomputation agree with the shipped table?"""
+    if not len(diff):
+        return f"all {n_rows} recomputed rows equal the shipped {experiment_name(name)} table"
+    unshipped = int(diff["shipped"].isna().sum())
+    parts = []
+    if unshipped:
+        parts.append(f"{unshipped} row(s) have no shipped twin (other steps, seeds or data: a short run is not the "
+                     "shipped experiment)")
+    if len(diff) - unshipped:
+        parts.append(f"{len(diff) - unshipped} row(s) DIFFER from the shipped table")
+    return f"recomputed {n_rows} rows: " + "; ".join(parts)

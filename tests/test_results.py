@@ -1,0 +1,144 @@
+"""The shipped full results: complete, current, with provenance, loadable by the course, and reproducible."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from l2rw_viz.experiments import METHOD_REVISIONS, RESULTS_VERSION, run_one
+from l2rw_viz.results import (SHIPPED, compare_with_shipped, describe_comparison, load_history, load_results,
+                              provenance, shipped_histories, stale_methods)
+from l2rw_viz.results.pack import expected_runs, pack, thin_history
+from l2rw_viz.results.shipped import DATA_DIR, setting_text
+
+# One shipped row per experiment, re-run at full length (the same seed and recipe) by the reproduction test.
+REPRODUCE = [("mnist-imbalance", "l2rw", 0.995, 1), ("mnist-noise", "plain", "uniform", 2),
+             ("mnist-imbalance-noise", "l2rw", 0.9, 2)]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_run_of_the_full_sweep_ships(name):
+    table = load_results(name)
+    have = {(r["method"], setting_text(r["setting_value"]), int(r["seed"])) for r in table.to_dict("records")}
+    missing = expected_runs(name) - have
+    # the table holds every run of the full sweep except those its provenance declares missing (a sweep that did
+    # not finish in the session that packed it; 'l2rw-viz results make NAME' resumes it)
+    declared = {(m, s, int(d)) for m, s, d in provenance(name)["missing_runs"]}
+    assert missing == declared, f"{name}: missing {sorted(missing - declared)[:5]}, declared {sorted(declared - missing)[:5]}"
+    if name == "mnist-imbalance":   # the paper's Fig. 8 itself is always complete
+        assert not {m for m, _, _ in missing} & {"plain", "proportion", "resample", "hard_mining", "random", "l2rw"}
+    assert (table["steps"] == 2000).all() and (table["data_source"] == "subset").all()
+    keys = table[["method", "setting_value", "seed"]].astype(str).agg("/".join, axis=1)
+    assert not keys.duplicated().any(), "a run appears twice"
+    assert table["test_error"].between(0, 1).all()
+    np.testing.assert_allclose(table["test_error"] + table["test_accuracy"], 1.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_table_carries_its_provenance(name):
+    prov = provenance(name)
+    for key in ("made_with", "versions", "results_version", "method_revisions", "devices", "date_packed_utc",
+                "wall_time_s", "sum_of_run_wall_times_s", "machine"):
+        assert prov.get(key) not in (None, [], {}, ""), key
+    assert all(cmd.startswith("l2rw-viz ") for cmd in prov["made_with"])
+    assert {"l2rw_viz", "torch", "numpy", "scikit_learn"} <= set(prov["versions"])
+    assert prov["rows"] == len(load_results(name))
+    assert set(prov["method_revisions"]) == set(load_results(name)["method"])
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_tables_are_current(name):
+    """A change that alters a method's results bumps its revision (experiments.METHOD_REVISIONS); the shipped rows
+    of that method are then stale, and this test fails with the command that refreshes them."""
+    stale = stale_methods(name)
+    assert not stale, (f"{name}: shipped rows are stale for {stale} ((shipped, library) revision; results version "
+                       f"{RESULTS_VERSION}); refresh with: l2rw-viz results make {name} --jobs 2")
+
+
+def test_a_stale_revision_is_detected(monkeypatch):
+    monkeypatch.setitem(METHOD_REVISIONS, "l2rw", METHOD_REVISIONS.get("l2rw", 0) + 1)
+    assert "l2rw" in stale_methods("fig8")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_histories_match_their_rows(name):
+    table = load_results(name)
+    found = shipped_histories(name)
+    assert any(m == "l2rw" for m, _, _ in found)
+    for method, setting, seed in found:
+        h = load_history(name, method, setting, seed)
+        row = table[(table.method == method) & (table.setting_value.map(setting_text) == setting) & (table.seed == seed)]
+        assert len(row) == 1
+        # the History is the run of that row: same final test accuracy, same number of steps
+        assert h.final_test_accuracy == pytest.approx(float(row.test_accuracy.iloc[0]), abs=1e-9)
+        assert h.meta["steps"] == 2000 and h.steps[-1] >= 2000 - h.meta["recorded_every"]
+        sums = h.weights.sum(axis=1)
+        assert (h.weights >= 0).all() and np.all((np.abs(sums - 1) < 1e-4) | (sums == 0))
+
+
+def test_shipped_results_fit_the_size_budget():
+    total = sum(p.stat().st_size for p in DATA_DIR.rglob("*") if p.is_file())
+    assert total <= 20e6, f"shipped results are {total / 1e6:.1f} MB; budget 20 MB"
+
+
+def test_loader_aliases_filters_and_errors():
+    fig8 = load_results("fig8")
+    assert fig8.equals(load_results("mnist-imbalance"))
+    some = load_results("fig8", methods=["l2rw"], settings=[0.995], seeds=[0])
+    assert len(some) == 1 and some.method.iloc[0] == "l2rw"
+    with pytest.raises(ValueError, match="name='fig9'"):
+        load_results("fig9")
+    with pytest.raises(ValueError, match="no History ships"):
+        load_history("fig8", "l2rw", 0.995, seed=2)
+
+
+def test_a_recomputation_that_differs_says_so():
+    table = load_results("fig8", settings=[0.9], seeds=[0])
+    assert describe_comparison(compare_with_shipped(table, "fig8"), len(table), "fig8").startswith("all ")
+    changed = table.copy()
+    changed.loc[0, "test_error"] += 0.005
+    diff = compare_with_shipped(changed, "fig8")
+    assert len(diff) == 1 and "DIFFER" in describe_comparison(diff, len(changed), "fig8")
+    short = table.copy()
+    short["steps"] = 200
+    assert "no shipped twin" in describe_comparison(compare_with_shipped(short, "fig8"), len(short), "fig8")
+
+
+def test_thin_history_keeps_every_kth_step():
+    h = load_history("fig8", "plain", 0.9)
+    thin = thin_history(h, 4)
+    assert np.array_equal(thin.steps, h.steps[::4]) and np.array_equal(thin.weights, h.weights[::4])
+    assert np.array_equal(thin.test_acc, h.test_acc)
+    assert thin.meta["recorded_every"] == 4 * h.meta["recorded_every"]
+
+
+def test_pack_writes_table_histories_and_provenance(tmp_path):
+    csv, hist = tmp_path / "sweep.csv", tmp_path / "hist"
+    run_one("mnist-imbalance", "l2rw", 0.9, seed=0, steps=3, data_source="subset", out=csv, history_dir=hist)
+    with pytest.raises(ValueError, match="lacks"):
+        pack("fig8", csv, hist, out_dir=tmp_path / "out")
+    prov = pack("fig8", csv, hist, commands=["l2rw-viz run mnist-imbalance ..."], wall_time_s=1.0,
+                out_dir=tmp_path / "out", allow_missing=True)
+    assert prov["rows"] == 1 and len(prov["missing_runs"]) == len(expected_runs("fig8")) - 1
+    saved = json.loads((tmp_path / "out" / "mnist-imbalance.provenance.json").read_text())
+    assert saved["made_with"] == ["l2rw-viz run mnist-imbalance ..."]
+    assert (tmp_path / "out" / "histories" / "mnist-imbalance__l2rw__0.9__seed0.npz").exists()
+    # packing again from the shipped table itself (as 'results make' resumes) keeps the shipped History
+    again = pack("fig8", tmp_path / "out" / "mnist-imbalance.csv", None, out_dir=tmp_path / "out", allow_missing=True)
+    assert again["histories"] == prov["histories"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, method, setting, seed", REPRODUCE, ids=[r[0] for r in REPRODUCE])
+def test_a_shipped_row_reproduces_exactly(name, method, setting, seed):
+    """Full length, same seed and recipe, one thread (as the sweep's workers ran): on this CPU build of torch the
+    run is deterministic, so the test error must be the shipped one exactly."""
+    shipped = load_results(name, methods=[method], settings=[setting], seeds=[seed])
+    assert len(shipped) == 1
+    row = run_one(name, method, setting, seed=seed, steps=int(shipped.steps.iloc[0]), data_source="subset",
+                  device="cpu")
+    assert math.isclose(row["test_error"], float(shipped.test_error.iloc[0]), abs_tol=1e-12), \
+        (row["test_error"], float(shipped.test_error.iloc[0]))
