@@ -65,6 +65,50 @@ def test_notebook_runs_in_smoke_mode(path, tmp_path, monkeypatch):
     assert any("assert" in c.source for c in code), f"{path.name} has no check cell"
 
 
+def _figures(nb) -> list[dict]:
+    return [out["data"]["application/vnd.plotly.v1+json"] for cell in nb.cells for out in cell.get("outputs", [])
+            if "application/vnd.plotly.v1+json" in out.get("data", {})]
+
+
+def _stamped(figure: dict) -> bool:
+    from l2rw_viz.viz.stamp import STAMP_NAME
+
+    return any(a.get("name") == STAMP_NAME for a in figure.get("layout", {}).get("annotations", []))
+
+
+def _run(path: Path, tmp_path: Path, monkeypatch, **env):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("L2RW_DATA_DIR", str(tmp_path / "data"))
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb
+
+
+@pytest.mark.parametrize("name", ["06_mnist_imbalance", "07_mnist_noisy_labels"])
+def test_mnist_notebooks_draw_the_shipped_results_unstamped_in_smoke_mode(name, tmp_path, monkeypatch):
+    """Smoke mode draws the shipped full results (3 seeds, every method), so nothing is stamped and nothing trains."""
+    start = time.perf_counter()
+    nb = _run(ROOT / "notebooks" / f"{name}.ipynb", tmp_path, monkeypatch, L2RW_SMOKE="1", L2RW_RECOMPUTE="0")
+    TIMINGS[f"{name} (shipped)"] = time.perf_counter() - start
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "shipped full results" in text and "3 seeds" in text
+    figures = _figures(nb)
+    assert figures and not any(_stamped(f) for f in figures)
+    assert not (tmp_path / "results").exists()   # nothing was trained or written
+
+
+def test_a_smoke_recomputation_stamps_its_figures_and_says_it_differs(tmp_path, monkeypatch):
+    nb = _run(ROOT / "notebooks" / "06_mnist_imbalance.ipynb", tmp_path, monkeypatch, L2RW_SMOKE="1",
+              L2RW_RECOMPUTE="1")
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "no shipped twin" in text          # a 200-step re-run is not the shipped 2,000-step experiment
+    figures = _figures(nb)
+    # every figure drawn from the re-run is stamped (the data overview and the all-baselines table are not re-runs)
+    assert sum(_stamped(f) for f in figures) >= 3
+    assert (tmp_path / "results" / "fig8.csv").exists()
+
+
 def test_report_notebook_timings(request):
     """Runs last in this file: writes the measured smoke-mode times for the closing note and the README."""
     if TIMINGS:
