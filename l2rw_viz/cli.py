@@ -6,6 +6,7 @@
     l2rw-viz demo [--smoke]
     l2rw-viz bench [args...]                 (delegates to l2rw_viz.bench)
     l2rw-viz export HISTORY.npz OUT.html ... (delegates to l2rw_viz.viz.export)
+    l2rw-viz course build OUT_DIR [--smoke]  (delegates to l2rw_viz.site: the course as a static web site)
 
 Every option is validated before any training starts; a bad value exits with status 2 and a message naming the
 option, the value and what is allowed.
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("bench", help="timing benchmarks (l2rw_viz.bench); arguments are passed on", add_help=False)
     sub.add_parser("export", help="HISTORY.npz OUT.html: standalone HTML animation (l2rw_viz.viz.export)",
                    add_help=False)
+    sub.add_parser("course", help="build OUT_DIR: the course as a static web site (l2rw_viz.site)", add_help=False)
     return parser
 
 
@@ -209,7 +211,11 @@ def cmd_demo(args) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``l2rw-viz`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    # bench / export forward their own arguments untouched (their modules own the options)
+    # bench / export / course forward their own arguments untouched (their modules own the options)
+    if argv and argv[0] == "course":
+        from . import site
+
+        return int(site.main(argv[1:]) or 0)
     if argv and argv[0] in ("bench", "export"):
         if argv[0] == "bench":
             from . import bench  # imported only here: a missing module does not break the other commands
