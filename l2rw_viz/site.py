@@ -201,12 +201,22 @@ def _title_and_summary(nb, fallback: str) -> tuple[str, str]:
                 if title == fallback:
                     title = text.lstrip("#").strip()
                 continue
-            if not summary and title != fallback:
+            if not summary and title != fallback and not re.match(r"^[*_]?Course:", text):
                 plain = re.sub(r"[*_`]|\[([^\]]*)\]\([^)]*\)", r"\1", text)
                 summary = re.split(r"(?<=[.!?])\s", plain, maxsplit=1)[0]
         if summary:
             break
     return title, summary[:240]
+
+
+def readme_questions(notebooks_dir: str | Path = NOTEBOOKS_DIR) -> dict[str, str]:
+    """``{"01_weighted_loss.ipynb": "What does a per-example weight do ...?", ...}`` from the course table in
+    ``notebooks/README.md`` (rows ``| n | `NN_name.ipynb` | the question | time |``); empty if there is none."""
+    readme = Path(notebooks_dir) / "README.md"
+    if not readme.is_file():
+        return {}
+    rows = re.findall(r"^\|\s*\d+\s*\|\s*`(\d\d_[^`]+\.ipynb)`\s*\|\s*([^|]+?)\s*\|", readme.read_text(), re.M)
+    return {name: re.sub(r"[*_`]", "", text) for name, text in rows}
 
 
 def render_page(nb, page_stem: str, nav_html: str, banner: str = "", explorer_link: str | None = EXPLORER_PAGE):
@@ -269,7 +279,7 @@ server.</p>
 <p><small>Built {html.escape(info["built"])} in {mode} mode by <code>{html.escape(info["command"])}</code>;
 l2rw-viz {html.escape(info["versions"]["l2rw_viz"])}, torch {html.escape(info["versions"]["torch"])},
 plotly {html.escape(info["versions"]["plotly"])}, nbconvert {html.escape(info["versions"]["nbconvert"])};
-{info["seconds"]:.0f} s in all. The notebooks (without outputs) are under <code>notebooks/</code>.</small></p>
+{info["seconds"]:.0f} s in all ({info["cpu_seconds"]:.0f} CPU seconds). The notebooks (without outputs) are under <code>notebooks/</code>.</small></p>
 </body></html>
 """
 
@@ -337,7 +347,7 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
         notebooks_dir: where the ``NN_*.ipynb`` live (default: the repository's ``notebooks/``).
     Returns:
         The build record written to ``out_dir/.l2rw-course-site.json``: pages, per-notebook seconds, versions,
-        mode, total seconds.
+        mode, total wall seconds and CPU seconds (this process and the kernels).
     """
     from tqdm.auto import tqdm
 
@@ -351,7 +361,7 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
         explorer_grid = explorer_grid or ("small" if smoke else "full")
         if explorer_grid not in GRIDS:
             raise ValueError(f"explorer_grid={explorer_grid!r} is not allowed; allowed: {sorted(GRIDS)}")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     umask = os.umask(0)
@@ -382,9 +392,11 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
                     bar.close()
         pages = [(f"{p.stem}.html", _title_and_summary(executed[p][0], p.stem)[0]) for p in paths]
         records = []
+        questions = readme_questions(notebooks_dir)
         for i, p in enumerate(paths):
             nb, seconds = executed[p]
             title, summary = _title_and_summary(nb, p.stem)
+            summary = questions.get(p.name, summary)
             body, figures = render_page(nb, p.stem, _nav(pages, i, explorer), SMOKE_BANNER if smoke else "",
                                         EXPLORER_PAGE if explorer else None)
             (tmp / pages[i][0]).write_text(body, encoding="utf-8")
@@ -403,7 +415,8 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
         info = {"generator": "l2rw-viz course build", "command": command, "smoke": smoke,
                 "built": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "versions": _versions(),
                 "pages": [r.__dict__ for r in records], "explorer": explorer_info,
-                "seconds": round(time.perf_counter() - start, 1)}
+                "seconds": round(time.perf_counter() - start, 1),
+                "cpu_seconds": round(_cpu_seconds() - cpu_start, 1)}
         (tmp / "index.html").write_text(index_html(records, info, explorer), encoding="utf-8")
         (tmp / MARKER).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
         _move_into_place(tmp, out)
@@ -411,6 +424,15 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return info
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children (the notebook kernels): unlike wall time, this
+    hardly depends on what else runs on the machine. (Explorer workers in other processes count separately.)"""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _move_into_place(tmp: Path, out: Path) -> None:
@@ -442,17 +464,16 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="execute every notebook and write a static site to OUT_DIR",
                        description="Execute the course notebooks (nbclient) and write a static site (nbconvert, "
                        "lab template): index.html, one page per notebook with interactive plotly figures, the "
-                       "kernel-free explorer.html and a local plotly.min.js. Works from disk, offline.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       "kernel-free explorer.html and a local plotly.min.js. Works from disk, offline.")
     p.add_argument("out_dir", metavar="OUT_DIR", help="the site folder: new, empty, or a previous site (replaced "
                    "only when the new build succeeded)")
     p.add_argument("--smoke", action="store_true", help="run the notebooks with L2RW_SMOKE=1 (short runs, stamped "
                    "figures); also on when L2RW_SMOKE=1 is set")
     p.add_argument("--notebooks", nargs="+", default=None, metavar="NB",
-                   help="only these notebooks (numbers like 01 or names like 01_weighted_loss); default: all")
-    p.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help="where the NN_*.ipynb files are")
-    p.add_argument("--timeout", type=int, default=1200, help="seconds allowed per notebook cell")
-    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at once (and explorer runs in parallel)")
+                   help="only these notebooks (numbers like 01 or names like 01_weighted_loss; default: all)")
+    p.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help="where the NN_*.ipynb files are (default: the repository's notebooks/)")
+    p.add_argument("--timeout", type=int, default=1200, help="seconds allowed per notebook cell (default: 1200)")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at once, and processes for the explorer's runs (default: 1)")
     p.add_argument("--force", action="store_true", help="replace OUT_DIR even if it is not a previous site")
     p.add_argument("--no-explorer", action="store_true", help="skip the precomputed explorer page")
     p.add_argument("--explorer-grid", choices=["small", "full"], default=None,

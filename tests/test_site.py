@@ -119,9 +119,11 @@ def test_failed_build_leaves_the_previous_site_and_no_debris(tmp_path):
     good = tmp_path / "good"
     good.mkdir()
     _write_notebook(good / "01_figure.ipynb", [FIGURE_CELL])
+    _write_notebook(good / "02_figure.ipynb", [FIGURE_CELL])
     out = tmp_path / "site"
-    info = course_site.build_site(out, notebooks_dir=good, smoke=True, explorer=False, progress=False)
-    assert [p["page"] for p in info["pages"]] == ["01_figure.html"] and info["pages"][0]["figures"] == 1
+    info = course_site.build_site(out, notebooks_dir=good, smoke=True, explorer=False, progress=False, jobs=2)
+    assert [p["page"] for p in info["pages"]] == ["01_figure.html", "02_figure.html"]
+    assert [p["figures"] for p in info["pages"]] == [1, 1]
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
 
     bad = tmp_path / "bad"
@@ -138,7 +140,7 @@ def test_failed_build_leaves_the_previous_site_and_no_debris(tmp_path):
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """A real smoke build: notebook 01 and a small, short explorer grid, through the command line's code."""
+    """A real smoke build: the course's notebook 01 and a small grid of short explorer runs."""
     out = tmp_path_factory.mktemp("course") / "site"
     info = course_site.build_site(out, ["01"], smoke=True, explorer_grid="small", explorer_base=TEST_BASE,
                                   progress=False, jobs=1)
@@ -158,7 +160,8 @@ def test_index_links_every_page_and_each_page_has_figures(course):
     assert set(pages + [course_site.EXPLORER_PAGE]) <= set(links)
     assert all((out / link).is_file() for link in links), links
     assert (out / course_site.PLOTLY_JS).stat().st_size > 1_000_000  # plotly.js is local: the site works offline
-    assert "Smoke build" in (out / "index.html").read_text()
+    index = (out / "index.html").read_text()
+    assert "Smoke build" in index and "What does a per-example weight do" in index  # the course table's question
     record = json.loads((out / course_site.MARKER).read_text())
     assert record["smoke"] is True and record["explorer"]["runs"] == 6 * 3
     for page in pages:

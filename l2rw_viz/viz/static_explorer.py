@@ -82,10 +82,11 @@ def run_setting(setting: dict, methods: Sequence[str] = METHODS, base: ExplorerS
     Returns a dict of plain arrays: ``x`` (n, 2) float32, ``y``/``is_noisy``/``is_minority`` (n,), ``snapshots``
     (S,) recorded step indices, and per method ``weights`` (S, n) float32 (mean weight x B so far), ``prob``
     (S, R, R) float32 ``P(y=1)`` on the boundary grid ``xs``/``ys``, ``test_acc`` (final), ``curves`` (group ->
-    (steps, mean weight x B) downsampled), ``seconds``.
+    (steps, mean weight x B) downsampled), ``seconds`` (wall); and ``cpu_seconds`` of the whole setting.
     """
     from .live import toy_dataset, train_toy
 
+    cpu = time.process_time()
     state = base.replace(**setting)
     data = toy_dataset(state)
     out: dict = {"setting": setting, "x": data.x.numpy().astype(np.float32), "y": data.y.numpy(),
@@ -110,6 +111,7 @@ def run_setting(setting: dict, methods: Sequence[str] = METHODS, base: ExplorerS
                                "seconds": run.wall_time_s}
         out["xs"], out["ys"] = snaps[0].xs, snaps[0].ys
         out["snapshots"] = np.array([b.step for b in snaps])
+    out["cpu_seconds"] = time.process_time() - cpu  # this process's CPU time: a load-independent cost measure
     return out
 
 
@@ -362,7 +364,8 @@ def write_explorer(path: str | Path, grid: str = "full", jobs: int = 1, progress
     seconds = time.perf_counter() - start
     fig = explorer_figure(results, grid, methods)
     info = {"grid": grid, "grid_spec": GRIDS[grid], "settings": len(results), "runs": len(results) * len(methods),
-            "methods": list(methods), "seconds": round(seconds, 1), "base": asdict(base),
+            "methods": list(methods), "seconds": round(seconds, 1),
+            "cpu_seconds": round(sum(r["cpu_seconds"] for r in results), 1), "base": asdict(base),
             "built": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "versions": {"l2rw_viz": __version__, "torch": torch.__version__}}
     path = Path(path)
@@ -382,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="'inline' (self-contained file) or the path/URL of plotly.min.js to reference")
     args = parser.parse_args(argv)
     info = write_explorer(args.out, args.grid, args.jobs, plotly_js=args.plotly_js)
-    print(json.dumps({k: info[k] for k in ("grid", "runs", "seconds", "bytes")}))
+    print(json.dumps({k: info[k] for k in ("grid", "runs", "seconds", "cpu_seconds", "bytes")}))
     return 0
 
 
