@@ -219,13 +219,16 @@ def readme_questions(notebooks_dir: str | Path = NOTEBOOKS_DIR) -> dict[str, str
     return {name: re.sub(r"[*_`]", "", text) for name, text in rows}
 
 
-def render_page(nb, page_stem: str, nav_html: str, banner: str = "", explorer_link: str | None = EXPLORER_PAGE):
+def render_page(nb, page_stem: str, nav_html: str, banner: str = "", explorer_link: str | None = EXPLORER_PAGE,
+                title: str | None = None):
     """``(html, figures)``: the executed notebook as a page of the lab template, plotly figures drawn from the
-    site's ``plotly.min.js`` (see :func:`_static_outputs`)."""
+    site's ``plotly.min.js`` (see :func:`_static_outputs`); ``title``: the page's ``<title>``."""
     import jinja2
     from nbconvert import HTMLExporter
 
     figures = _static_outputs(nb, page_stem, explorer_link)
+    if title:
+        nb.metadata["title"] = title
     exporter = HTMLExporter(template_name="lab", extra_loaders=[jinja2.DictLoader({"l2rw_page.html.j2": _PAGE_TEMPLATE})],
                             template_file="l2rw_page.html.j2")
     resources = {"l2rw": {"plotly_js": PLOTLY_JS, "nav": nav_html, "banner": html.escape(banner)}}
@@ -398,7 +401,7 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
             title, summary = _title_and_summary(nb, p.stem)
             summary = questions.get(p.name, summary)
             body, figures = render_page(nb, p.stem, _nav(pages, i, explorer), SMOKE_BANNER if smoke else "",
-                                        EXPLORER_PAGE if explorer else None)
+                                        EXPLORER_PAGE if explorer else None, title)
             (tmp / pages[i][0]).write_text(body, encoding="utf-8")
             records.append(PageRecord(p.name, pages[i][0], title, summary, round(seconds, 1), figures))
         (tmp / "notebooks").mkdir()

@@ -82,8 +82,8 @@ def test_plotly_outputs_become_static_divs_and_widgets_a_note():
         nbformat.v4.new_output("display_data", {course_site.PLOTLY_MIME: fig, "text/plain": "Figure"}),
         nbformat.v4.new_output("display_data", {course_site.WIDGET_MIME: {"model_id": "x"}, "text/plain": "VBox"})])]
     nb.metadata["widgets"] = {"state": {}}
-    page, figures = course_site.render_page(nb, "07_x", nav_html="<a href='index.html'>index</a>")
-    assert figures == 1
+    page, figures = course_site.render_page(nb, "07_x", nav_html="<a href='index.html'>index</a>", title="Seven")
+    assert figures == 1 and "<title>Seven</title>" in page
     assert 'id="07_x-c0-o0"' in page and "Plotly.newPlot" in page and '"y":[1,2]' in page
     assert f'<script src="{course_site.PLOTLY_JS}"></script>' in page
     assert "require.js" not in page and "html-manager" not in page  # nothing that captures plotly or needs a CDN
@@ -201,7 +201,7 @@ TITLE = "() => document.querySelector('.js-plotly-plot').layout.title.text"
 def _click_slider_label(page, slider: str, label: str) -> None:
     """Click the step ``label`` of the plotly slider whose current-value text starts with ``slider`` (as a user
     would: on the rail above the label)."""
-    group = page.locator(".slider-container", has_text=slider)
+    group = page.locator(".slider-group", has_text=slider)
     box = group.locator(".slider-label", has_text=re.compile(f"^{re.escape(label)}$")).first.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] - 12)
 
@@ -235,6 +235,9 @@ def test_explorer_page_answers_its_controls_without_a_kernel(course):
         symbols = page.evaluate("document.querySelector('.js-plotly-plot')._fullData"
                                 ".filter(t => t.name === 'examples')[2].marker.symbol.length")
         assert symbols == TEST_BASE.n_train
+        # the weight curves' axis fits the setting shown (set by the setting's frame)
+        top = page.evaluate("document.querySelector('.js-plotly-plot')._fullLayout.yaxis4.range[1]")
+        assert top >= 3.0
         # play runs the replay to its last step
         page.get_by_text("\u25b6 replay", exact=True).click()
         page.wait_for_function(f"() => ({TITLE})().includes('step 59 of')", timeout=30_000)

@@ -219,17 +219,23 @@ def _frame(spec: dict, result: dict, methods: Sequence[str], f: int, full: bool)
         traces += [2 * j, 2 * j + 1]
     n = 2 * len(methods)
     curves = result["runs"][methods[-1]]["curves"]
+    step = int(snaps[f])
+    marker_line = {"type": "scatter", "x": [step, step]}
+    layout = {}
     if full:
         for k, g in enumerate(GROUPS):
             cx, cy = curves.get(g, (np.array([]), np.array([])))
             data.append({"type": "scatter", "x": _typed(cx, "f4"), "y": _typed(cy, "f4")})
             traces.append(n + k)
-    step = int(snaps[f])
-    data.append({"type": "scatter", "x": [step, step]})
+        # the curves' axis fits this setting (a handful of minority points can average a weight of 20 x B)
+        top = max([3.0] + [1.1 * float(np.nanmax(c[1])) for c in curves.values() if len(c[1])])
+        layout[f"yaxis{len(methods) + 1}.range"] = [0, top]
+        marker_line["y"] = [0, top]
+    data.append(marker_line)
     traces.append(n + len(GROUPS))
     accs = ", ".join(f"{METHOD_TITLES[m]} {result['runs'][m]['test_acc']:.1%}" for m in methods)
-    layout = {"title": {"text": f"{_describe(setting, step, last)}<br><sub>test accuracy after the whole run: "
-                                f"{accs}</sub>"}}
+    layout["title"] = {"text": f"{_describe(setting, step, last)}<br><sub>test accuracy after the whole run: "
+                               f"{accs}</sub>"}
     layout.update(_controls(spec, setting, snaps, f))
     return {"name": _key(setting, step), "data": data, "traces": traces, "layout": layout}
 
@@ -272,13 +278,11 @@ def explorer_figure(results: Sequence[dict], grid: str | dict = "full", methods:
     for g in GROUPS:
         fig.add_trace({"type": "scatter", "mode": "lines", "name": GROUP_LABELS[g],
                        "line": {"color": GROUP_COLORS[g], "width": 2.5}}, row=2, col=1)
-    ymax = max([3.0] + [float(np.nanmax(c[1])) * 1.1 for r in results for c in r["runs"][methods[-1]]["curves"].values()
-                        if len(c[1])])
-    fig.add_trace({"type": "scatter", "mode": "lines", "name": "replay step", "showlegend": False, "y": [0, ymax],
+    fig.add_trace({"type": "scatter", "mode": "lines", "name": "replay step", "showlegend": False,
                    "line": {"color": "black", "width": 1.5, "dash": "dot"}, "hoverinfo": "skip"}, row=2, col=1)
     last = int(first["snapshots"][-1])
     fig.update_xaxes(range=[0, last + 1], title_text="training step", row=2, col=1)
-    fig.update_yaxes(range=[0, ymax], title_text="weight x B (1 = uniform)", row=2, col=1)
+    fig.update_yaxes(title_text="weight x B (1 = uniform)", row=2, col=1)  # range: per setting, in the frames
     frames = []
     for r in results:
         n = len(r["snapshots"])
@@ -289,10 +293,12 @@ def explorer_figure(results: Sequence[dict], grid: str | dict = "full", methods:
     for i, tr in zip(start_frame["traces"], start_frame["data"]):
         _merge(out["data"][i], tr)
     curves_top = fig.layout[f"yaxis{k + 1}"].domain[1]
+    start_layout = dict(start_frame["layout"])
+    out["layout"][f"yaxis{k + 1}"]["range"] = start_layout.pop(f"yaxis{k + 1}.range")
     out["layout"].update(width=width, height=height, margin={"l": 30, "r": 30, "t": 110, "b": 190},
                          legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": curves_top,
                                  "yanchor": "bottom"},
-                         **start_frame["layout"])
+                         **start_layout)
     out["frames"] = frames
     return out
 
