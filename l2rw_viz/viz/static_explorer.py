@@ -15,7 +15,8 @@ now*. No JavaScript is written here; the page is ``plotly.io.to_html`` output.
     python -m l2rw_viz.viz.static_explorer explorer.html [--grid small|full] [--jobs 2]
 
 Numbers are stored compactly (plotly typed arrays: uint8 sizes and boundary probabilities in %, float32
-positions and weights), so the full grid (60 settings, 180 runs) is a page of a few MB.
+positions and weights): the full grid (60 settings, 180 runs, 6 replay steps each) is a 9 MB page, plus
+plotly.js (4.8 MB, inlined or shared with the course site).
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ from ..checks import check_choice, check_int
 from .plots import GROUP_COLORS, GROUP_LABELS, GROUPS, TEMPLATE, WEIGHT_COLORSCALE, example_weights_at, marker_sizes
 from .state import ExplorerState
 
-# The grids. "full": what the course site ships (60 settings x 3 methods, about 1-3 min on 2 cores);
-# "small": smoke builds and tests. n_val up to 40: the live explorer's slider stops at 50.
+# The grids. "full": what the course site shows (60 settings x 3 methods; measured about 140 CPU seconds, so
+# about 2.5 min with one process and half that with --jobs 2 on two free cores); "small": smoke builds and tests
+# (6 settings). n_val up to 40: the live explorer's slider stops at 50.
 GRIDS = {
     "full": {"proportion": (0.5, 0.8, 0.9, 0.95), "noise_rate": (0.0, 0.2, 0.4),
              "noise_mode": ("uniform", "background"), "n_val": (4, 10, 40)},
@@ -390,7 +392,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--plotly-js", default="inline",
                         help="'inline' (self-contained file) or the path/URL of plotly.min.js to reference")
     args = parser.parse_args(argv)
-    info = write_explorer(args.out, args.grid, args.jobs, plotly_js=args.plotly_js)
+    try:
+        info = write_explorer(args.out, args.grid, args.jobs, plotly_js=args.plotly_js)
+    except ValueError as error:  # a bad value found by the library's checks, e.g. --jobs 0
+        parser.error(str(error))
     print(json.dumps({k: info[k] for k in ("grid", "runs", "seconds", "cpu_seconds", "bytes")}))
     return 0
 
