@@ -6,6 +6,7 @@
     l2rw-viz demo [--smoke]
     l2rw-viz bench [args...]                 (delegates to l2rw_viz.bench)
     l2rw-viz export HISTORY.npz OUT.html ... (delegates to l2rw_viz.viz.export)
+    l2rw-viz course build OUT_DIR [--smoke]  (delegates to l2rw_viz.site: the course as a static web site)
     l2rw-viz results list|show|make|pack ... (the shipped full results; delegates to l2rw_viz.results.pack)
 
 Every option is validated before any training starts; a bad value exits with status 2 and a message naming the
@@ -15,11 +16,17 @@ option, the value and what is allowed.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 from typing import Sequence
 
 from .experiments import EXPERIMENTS, all_method_names, get_experiment
+
+
+# Commands whose module owns its options: ``l2rw-viz NAME ...`` calls ``MODULE.main([...])``.
+DELEGATED = {"bench": "l2rw_viz.bench", "export": "l2rw_viz.viz.export", "course": "l2rw_viz.site",
+             "results": "l2rw_viz.results.pack"}
 
 
 def _parser(kind: type, allowed: str, in_range, example: str = ""):
@@ -142,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("bench", help="timing benchmarks (l2rw_viz.bench); arguments are passed on", add_help=False)
     sub.add_parser("export", help="HISTORY.npz OUT.html: standalone HTML animation (l2rw_viz.viz.export)",
                    add_help=False)
+    sub.add_parser("course", help="build OUT_DIR: the course as a static web site (l2rw_viz.site)", add_help=False)
+    sub.add_parser("results", help="list|show|make|pack: the full results shipped with the package "
+                   "(l2rw_viz.results.pack)", add_help=False)
     return parser
 
 
@@ -210,19 +220,10 @@ def cmd_demo(args) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``l2rw-viz`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    # bench / export forward their own arguments untouched (their modules own the options)
-    if argv and argv[0] == "results":  # the shipped full results (l2rw_viz.results.pack owns its options)
-        from .results.pack import main as results_main
-
-        return int(results_main(argv[1:]) or 0)
-    if argv and argv[0] in ("bench", "export"):
-        if argv[0] == "bench":
-            from . import bench  # imported only here: a missing module does not break the other commands
-
-            return int(bench.main(argv[1:]) or 0)
-        from .viz import export
-
-        return int(export.main(argv[1:]) or 0)
+    # bench / export / course / results forward their own arguments untouched (their modules own the options);
+    # each is imported only here, so a missing optional piece does not break the other commands
+    if argv and argv[0] in DELEGATED:
+        return int(importlib.import_module(DELEGATED[argv[0]]).main(argv[1:]) or 0)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,515 @@
+"""The course as a static web site: every notebook executed and rendered, plus a kernel-free explorer page.
+
+    l2rw-viz course build site/                    # full mode: what a lecturer hosts
+    l2rw-viz course build site/ --smoke            # L2RW_SMOKE=1 for every notebook (CI; figures are stamped)
+    l2rw-viz course build site/ --notebooks 01 05 --no-explorer
+
+The pipeline uses the Jupyter tools, not a renderer of its own: ``nbclient`` executes each notebook in a fresh
+kernel, ``nbconvert``'s ``HTMLExporter`` (the JupyterLab template) writes its page. Between the two, one
+nbconvert preprocessor (:class:`StaticOutputs`) turns each plotly output (``application/vnd.plotly.v1+json``,
+what plotly emits in a kernel) into a plotly ``<div>`` that draws with the site's single local ``plotly.min.js``
+(copied from the installed plotly), so every figure is interactive without a kernel or a network. Widget outputs
+(the live explorer of notebook 8) need a kernel; they become a note that links the explorer page instead.
+
+The site: ``index.html`` (links to every page, the build's mode, versions and times), ``NN_name.html`` per
+notebook, ``explorer.html`` (:mod:`l2rw_viz.viz.static_explorer`), ``plotly.min.js``, the output-free notebooks
+under ``notebooks/`` for download, and ``.l2rw-course-site.json`` (the build record, which also marks the folder
+as a site so that a rebuild may replace it). The site is built in a temporary folder beside ``OUT_DIR`` and moved
+into place only when everything succeeded: a failed build leaves the previous site (or nothing) behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from .checks import check_int
+
+MARKER = ".l2rw-course-site.json"
+PLOTLY_JS = "plotly.min.js"
+EXPLORER_PAGE = "explorer.html"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+# The JupyterLab template with three changes: plotly.js (local) instead of require.js, which would otherwise
+# capture plotly.js as an anonymous AMD module; no widget manager from a CDN (widget outputs are replaced); a
+# navigation bar and, for smoke builds, a banner at the top of the page.
+_PAGE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}
+<script src="{{ resources.l2rw.plotly_js }}"></script>
+{%- endblock html_head_js -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{% block extra_css %}
+<style>
+.l2rw-nav { position: sticky; top: 0; z-index: 10; background: #f7f7f7; border-bottom: 1px solid #ddd;
+            padding: 6px 16px; font-family: var(--jp-ui-font-family, sans-serif); font-size: 14px; }
+.l2rw-nav a { margin-right: 18px; }
+.l2rw-banner { margin: 10px 16px; padding: 8px 12px; border: 2px solid #c82020; color: #a01010;
+               font-family: var(--jp-ui-font-family, sans-serif); font-weight: bold; }
+.l2rw-widget-note { padding: 8px 12px; border-left: 4px solid #1f77b4; background: #eef4fa; }
+</style>
+{% endblock extra_css %}
+{%- block body_header -%}
+{{ super() }}
+<nav class="l2rw-nav">{{ resources.l2rw.nav }}</nav>
+{%- if resources.l2rw.banner %}<div class="l2rw-banner">{{ resources.l2rw.banner }}</div>{% endif -%}
+{%- endblock body_header -%}
+"""
+
+SMOKE_BANNER = ("Smoke build (L2RW_SMOKE=1): every notebook ran its short settings. Figures from short runs carry "
+                "the stamp \u201cSMOKE RUN: not the result\u201d.")
+
+
+class NotebookBuildError(RuntimeError):
+    """A notebook failed to execute; the message names it and carries the failing cell's error."""
+
+
+@dataclass
+class PageRecord:
+    """One rendered notebook: its source name, page file, title, summary, execution time (s) and figure count."""
+
+    notebook: str
+    page: str
+    title: str
+    summary: str
+    seconds: float
+    figures: int
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Which notebooks
+
+def find_notebooks(notebooks_dir: str | Path = NOTEBOOKS_DIR, names: Sequence[str] | None = None) -> list[Path]:
+    """The course notebooks ``NN_*.ipynb`` in ``notebooks_dir``, in course order; ``names`` picks a subset.
+
+    ``names`` entries may be the number (``"01"`` or ``"1"``), the stem (``"01_weighted_loss"``) or the file name.
+    An unknown name or an empty folder is a ``ValueError`` that lists what exists.
+    """
+    folder = Path(notebooks_dir)
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb")) if folder.is_dir() else []
+    if not found:
+        raise ValueError(f"notebooks_dir={str(folder)!r} holds no course notebooks; allowed: a folder with "
+                         f"NN_name.ipynb files (the repository's notebooks/)")
+    if not names:
+        return found
+    picked = []
+    for name in names:
+        key = str(name).removesuffix(".ipynb")
+        match = [p for p in found if p.stem == key or (key.isdigit() and int(p.stem[:2]) == int(key))]
+        if not match:
+            raise ValueError(f"notebooks={name!r} is not a course notebook; allowed: {[p.stem for p in found]} "
+                             f"or their numbers")
+        if match[0] not in picked:
+            picked.append(match[0])
+    return sorted(picked)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Execute
+
+def kernel_env(smoke: bool, jobs: int = 1) -> dict[str, str]:
+    """The environment of each notebook kernel: this process's, with ``L2RW_SMOKE`` set to the build's mode.
+
+    With ``jobs`` kernels at once, each gets ``cores // jobs`` math threads (unless ``OMP_NUM_THREADS`` is set),
+    so parallel notebooks do not fight over the same cores."""
+    env = dict(os.environ)
+    env["L2RW_SMOKE"] = "1" if smoke else "0"
+    if jobs > 1 and "OMP_NUM_THREADS" not in env:
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    return env
+
+
+def execute_notebook(path: str | Path, workdir: str | Path, env: dict[str, str], timeout: int = 1200):
+    """Run ``path`` top to bottom in a fresh ``python3`` kernel whose working directory is ``workdir``.
+
+    Files the notebook writes (result caches, exports) land in ``workdir``, never beside the source. Returns
+    ``(notebook, seconds)``, the notebook with its outputs. A failing cell raises :class:`NotebookBuildError`.
+    ``timeout``: seconds allowed per cell.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(workdir)}})
+    start = time.perf_counter()
+    try:
+        client.execute(env=env)
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the traceback's terminal colours
+        raise NotebookBuildError(f"{path.name} failed: {plain}") from error
+    return nb, time.perf_counter() - start
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Render
+
+def _static_outputs(nb, page_stem: str, explorer_link: str | None) -> int:
+    """In place: plotly JSON outputs -> self-drawing plotly ``<div>``s; widget outputs -> a note. Returns the
+    number of plotly figures. Div ids are ``<page>-c<cell>-o<output>`` so a rebuild writes the same HTML."""
+    import plotly.io as pio
+
+    figures = 0
+    for c, cell in enumerate(nb.cells):
+        for o, out in enumerate(cell.get("outputs", [])):
+            data = out.get("data")
+            if not data:
+                continue
+            if PLOTLY_MIME in data:
+                fig = data.pop(PLOTLY_MIME)
+                data["text/html"] = pio.to_html(fig, include_plotlyjs=False, full_html=False, validate=False,
+                                                div_id=f"{page_stem}-c{c}-o{o}")
+                figures += 1
+            elif WIDGET_MIME in data:
+                data.pop(WIDGET_MIME)
+                note = "An interactive widget was here: it needs a running Python kernel (open the notebook in " \
+                       "JupyterLab or Voila)."
+                if explorer_link:
+                    note += f' Without a kernel, use the <a href="{explorer_link}">precomputed explorer</a>.'
+                data["text/html"] = f'<div class="l2rw-widget-note">{note}</div>'
+                data.pop("text/plain", None)
+    nb.metadata.pop("widgets", None)
+    return figures
+
+
+def _title_and_summary(nb, fallback: str) -> tuple[str, str]:
+    """The first markdown heading (title) and the first sentence of prose after it (summary), as plain text."""
+    title, summary = fallback, ""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            text = line.strip()
+            if not text:
+                continue
+            if text.startswith("#"):
+                if title == fallback:
+                    title = text.lstrip("#").strip()
+                continue
+            if not summary and title != fallback and not re.match(r"^[*_]?Course:", text):
+                plain = re.sub(r"[*_`]|\[([^\]]*)\]\([^)]*\)", r"\1", text)
+                summary = re.split(r"(?<=[.!?])\s", plain, maxsplit=1)[0]
+        if summary:
+            break
+    return title, summary[:240]
+
+
+def readme_questions(notebooks_dir: str | Path = NOTEBOOKS_DIR) -> dict[str, str]:
+    """``{"01_weighted_loss.ipynb": "What does a per-example weight do ...?", ...}`` from the course table in
+    ``notebooks/README.md`` (rows ``| n | `NN_name.ipynb` | the question | time |``); empty if there is none."""
+    readme = Path(notebooks_dir) / "README.md"
+    if not readme.is_file():
+        return {}
+    rows = re.findall(r"^\|\s*\d+\s*\|\s*`(\d\d_[^`]+\.ipynb)`\s*\|\s*([^|]+?)\s*\|", readme.read_text(), re.M)
+    return {name: re.sub(r"[*_`]", "", text) for name, text in rows}
+
+
+def render_page(nb, page_stem: str, nav_html: str, banner: str = "", explorer_link: str | None = EXPLORER_PAGE,
+                title: str | None = None):
+    """``(html, figures)``: the executed notebook as a page of the lab template, plotly figures drawn from the
+    site's ``plotly.min.js`` (see :func:`_static_outputs`); ``title``: the page's ``<title>``."""
+    import jinja2
+    from nbconvert import HTMLExporter
+
+    figures = _static_outputs(nb, page_stem, explorer_link)
+    if title:
+        nb.metadata["title"] = title
+    exporter = HTMLExporter(template_name="lab", extra_loaders=[jinja2.DictLoader({"l2rw_page.html.j2": _PAGE_TEMPLATE})],
+                            template_file="l2rw_page.html.j2")
+    resources = {"l2rw": {"plotly_js": PLOTLY_JS, "nav": nav_html, "banner": html.escape(banner)}}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    return body, figures
+
+
+def _nav(records: Sequence[tuple[str, str]], i: int, with_explorer: bool) -> str:
+    """Navigation bar of page ``i`` of ``records`` = ``[(page file, title), ...]``."""
+    links = ['<a href="index.html">&#8962; course index</a>']
+    if i > 0:
+        links.append(f'<a href="{records[i - 1][0]}">&larr; {html.escape(records[i - 1][1])}</a>')
+    if i + 1 < len(records):
+        links.append(f'<a href="{records[i + 1][0]}">{html.escape(records[i + 1][1])} &rarr;</a>')
+    if with_explorer:
+        links.append(f'<a href="{EXPLORER_PAGE}">explorer (no kernel)</a>')
+    return "".join(links)
+
+
+def index_html(records: Sequence[PageRecord], info: dict, with_explorer: bool) -> str:
+    """The site's index page: one row per notebook page, the explorer link, how and when the site was built."""
+    rows = "\n".join(
+        f'<tr><td><a href="{r.page}">{html.escape(r.title)}</a><br><small><a href="notebooks/{r.notebook}">'
+        f'{html.escape(r.notebook)}</a></small></td><td>{html.escape(r.summary)}</td><td>{r.figures}</td>'
+        f'<td>{r.seconds:.0f} s</td></tr>' for r in records)
+    explorer = (f'<p class="explorer"><a href="{EXPLORER_PAGE}"><b>The explorer, without a kernel</b></a>: toy runs of '
+                f'plain training, class-proportion weights and L2RW, precomputed over a grid of settings and replayed '
+                f'with plotly controls.</p>') if with_explorer else ""
+    banner = f'<div class="banner">{html.escape(SMOKE_BANNER)}</div>' if info["smoke"] else ""
+    mode = "smoke (L2RW_SMOKE=1: short runs)" if info["smoke"] else "full"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Learning to Reweight Examples: the course</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: 6px 8px;
+text-align: left; vertical-align: top; }} .banner {{ border: 2px solid #c82020; color: #a01010; padding: 8px 12px;
+font-weight: bold; }} .explorer {{ background: #eef4fa; padding: 10px 12px; }} small {{ color: #666; }}
+</style></head>
+<body>
+<h1>Learning to Reweight Examples for Robust Deep Learning</h1>
+<p>The course of <code>l2rw-viz</code> on Ren, Zeng, Yang &amp; Urtasun (ICML 2018), rendered with every notebook
+executed. Figures are interactive (zoom, hover) and need no Python: this folder works from disk or on any web
+server.</p>
+{banner}
+{explorer}
+<table><thead><tr><th>notebook</th><th>what it is about</th><th>figures</th><th>run time</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>
+<p><small>Built {html.escape(info["built"])} in {mode} mode by <code>{html.escape(info["command"])}</code>;
+l2rw-viz {html.escape(info["versions"]["l2rw_viz"])}, torch {html.escape(info["versions"]["torch"])},
+plotly {html.escape(info["versions"]["plotly"])}, nbconvert {html.escape(info["versions"]["nbconvert"])};
+{info["seconds"]:.0f} s in all ({info["cpu_seconds"]:.0f} CPU seconds). The notebooks (without outputs) are under <code>notebooks/</code>.</small></p>
+</body></html>
+"""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Build
+
+def _is_site(path: Path) -> bool:
+    return (path / MARKER).is_file()
+
+
+def check_out_dir(out_dir: str | Path, force: bool = False, notebooks_dir: str | Path = NOTEBOOKS_DIR) -> Path:
+    """The resolved ``out_dir`` if a build may write it: absent, empty, or a previous site (``--force``: any folder
+    that does not hold the course sources). Raises ``ValueError`` otherwise, before any work is done."""
+    out = Path(out_dir).resolve()
+    sources = Path(notebooks_dir).resolve()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out_dir={str(out_dir)!r} is a file; allowed: a new folder, an empty one or a previous site")
+    if out == sources or out in sources.parents:
+        raise ValueError(f"out_dir={str(out_dir)!r} holds the notebooks themselves; allowed: a folder outside "
+                         f"{str(sources)!r}")
+    if out.is_dir() and any(out.iterdir()) and not _is_site(out) and not force:
+        raise ValueError(f"out_dir={str(out_dir)!r} exists and is not a site built by 'l2rw-viz course build' (no "
+                         f"{MARKER}); allowed: a new or empty folder or a previous site, or pass --force to replace "
+                         f"its contents")
+    return out
+
+
+def _versions() -> dict[str, str]:
+    import nbconvert
+    import plotly
+    import torch
+
+    from . import __version__
+
+    return {"l2rw_viz": __version__, "torch": torch.__version__, "plotly": plotly.__version__,
+            "nbconvert": nbconvert.__version__, "python": sys.version.split()[0]}
+
+
+def _plotly_js_path() -> Path:
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: the installed plotly has no bundled plotly.js")
+    return path
+
+
+def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, smoke: bool = False,
+               timeout: int = 1200, jobs: int = 1, force: bool = False, explorer: bool = True,
+               explorer_grid: str | None = None, explorer_base=None, notebooks_dir: str | Path = NOTEBOOKS_DIR, progress: bool = True,
+               command: str = "l2rw-viz course build") -> dict:
+    """Execute the notebooks, render the site into a temporary folder beside ``out_dir``, then move it into place.
+
+    Args:
+        out_dir: the site folder; must be new, empty or a previous site unless ``force`` (see
+            :func:`check_out_dir`). A previous site is replaced only after the new one is complete.
+        notebooks: a subset (numbers or names, see :func:`find_notebooks`); ``None``: every notebook.
+        smoke: run the notebooks with ``L2RW_SMOKE=1`` (short runs; their figures carry the smoke stamp).
+        timeout: seconds allowed per notebook cell (>= 1). jobs: notebooks executed at once (>= 1).
+        explorer: also precompute and write ``explorer.html``; explorer_grid: ``"full"`` or ``"small"``
+            (default: ``"small"`` in smoke mode, else ``"full"``), see :mod:`l2rw_viz.viz.static_explorer`;
+            explorer_base: the :class:`~l2rw_viz.viz.state.ExplorerState` every explorer run starts from
+            (default: the explorer's defaults; tests pass a shorter one).
+        notebooks_dir: where the ``NN_*.ipynb`` live (default: the repository's ``notebooks/``).
+    Returns:
+        The build record written to ``out_dir/.l2rw-course-site.json``: pages, per-notebook seconds, versions,
+        mode, total wall seconds and CPU seconds (this process and the kernels).
+    """
+    from tqdm.auto import tqdm
+
+    timeout = check_int("timeout", timeout, 1)
+    jobs = check_int("jobs", jobs, 1)
+    paths = find_notebooks(notebooks_dir, notebooks)
+    out = check_out_dir(out_dir, force, notebooks_dir)
+    if explorer:
+        from .viz.static_explorer import GRIDS
+
+        explorer_grid = explorer_grid or ("small" if smoke else "full")
+        if explorer_grid not in GRIDS:
+            raise ValueError(f"explorer_grid={explorer_grid!r} is not allowed; allowed: {sorted(GRIDS)}")
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a site is meant to be read by a web server
+    try:
+        with tempfile.TemporaryDirectory(prefix="l2rw-course-run-") as scratch:
+            env = kernel_env(smoke, jobs)
+            executed: dict[Path, tuple] = {}
+            bar = tqdm(total=len(paths), desc="notebooks", unit="nb", disable=not progress)
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = {}
+                for p in paths:
+                    workdir = Path(scratch) / p.stem
+                    workdir.mkdir()
+                    futures[pool.submit(execute_notebook, p, workdir, env, timeout)] = p
+                try:
+                    for future in as_completed(futures):
+                        p = futures[future]
+                        executed[p] = future.result()
+                        bar.set_postfix_str(f"{p.stem} {executed[p][1]:.0f} s")
+                        bar.update()
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+                finally:
+                    bar.close()
+        pages = [(f"{p.stem}.html", _title_and_summary(executed[p][0], p.stem)[0]) for p in paths]
+        records = []
+        questions = readme_questions(notebooks_dir)
+        for i, p in enumerate(paths):
+            nb, seconds = executed[p]
+            title, summary = _title_and_summary(nb, p.stem)
+            summary = questions.get(p.name, summary)
+            body, figures = render_page(nb, p.stem, _nav(pages, i, explorer), SMOKE_BANNER if smoke else "",
+                                        EXPLORER_PAGE if explorer else None, title)
+            (tmp / pages[i][0]).write_text(body, encoding="utf-8")
+            records.append(PageRecord(p.name, pages[i][0], title, summary, round(seconds, 1), figures))
+        (tmp / "notebooks").mkdir()
+        for p in paths:
+            shutil.copy2(p, tmp / "notebooks" / p.name)
+        shutil.copy2(_plotly_js_path(), tmp / PLOTLY_JS)
+        explorer_info = None
+        if explorer:
+            from .viz.static_explorer import write_explorer
+
+            options = {} if explorer_base is None else {"base": explorer_base}
+            explorer_info = write_explorer(tmp / EXPLORER_PAGE, grid=explorer_grid, jobs=jobs, progress=progress,
+                                           plotly_js=PLOTLY_JS, back_link="index.html", **options)
+        info = {"generator": "l2rw-viz course build", "command": command, "smoke": smoke,
+                "built": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "versions": _versions(),
+                "pages": [r.__dict__ for r in records], "explorer": explorer_info,
+                "seconds": round(time.perf_counter() - start, 1),
+                "cpu_seconds": round(_cpu_seconds() - cpu_start, 1)}
+        (tmp / "index.html").write_text(index_html(records, info, explorer), encoding="utf-8")
+        (tmp / MARKER).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        _move_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return info
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children (the notebook kernels): unlike wall time, this
+    hardly depends on what else runs on the machine. (Explorer workers in other processes count separately.)"""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Swap the finished build ``tmp`` in as ``out`` (both in one folder, so each rename is atomic)."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        try:
+            tmp.rename(out)
+        except BaseException:
+            old.rename(out)  # put the previous site back
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+
+
+def site_size(path: str | Path) -> int:
+    """Total bytes of the files under ``path``."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Command line
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="l2rw-viz course", description="The course as a static web site.")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = sub.add_parser("build", help="execute every notebook and write a static site to OUT_DIR",
+                       description="Execute the course notebooks (nbclient) and write a static site (nbconvert, "
+                       "lab template): index.html, one page per notebook with interactive plotly figures, the "
+                       "kernel-free explorer.html and a local plotly.min.js. Works from disk, offline.")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="the site folder: new, empty, or a previous site (replaced "
+                   "only when the new build succeeded)")
+    p.add_argument("--smoke", action="store_true", help="run the notebooks with L2RW_SMOKE=1 (short runs, stamped "
+                   "figures); also on when L2RW_SMOKE=1 is set")
+    p.add_argument("--notebooks", nargs="+", default=None, metavar="NB",
+                   help="only these notebooks (numbers like 01 or names like 01_weighted_loss; default: all)")
+    p.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help="where the NN_*.ipynb files are (default: the repository's notebooks/)")
+    p.add_argument("--timeout", type=int, default=1200, help="seconds allowed per notebook cell (default: 1200)")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at once, and processes for the explorer's runs (default: 1)")
+    p.add_argument("--force", action="store_true", help="replace OUT_DIR even if it is not a previous site")
+    p.add_argument("--no-explorer", action="store_true", help="skip the precomputed explorer page")
+    p.add_argument("--explorer-grid", choices=["small", "full"], default=None,
+                   help="the explorer's grid of settings (default: small with --smoke, else full)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``l2rw-viz course build OUT_DIR [options]``; returns the exit status (2: bad option, 1: a notebook failed)."""
+    from .settings import smoke_mode
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    smoke = args.smoke or smoke_mode()
+    try:
+        info = build_site(args.out_dir, args.notebooks, smoke=smoke, timeout=args.timeout, jobs=args.jobs,
+                          force=args.force, explorer=not args.no_explorer, explorer_grid=args.explorer_grid,
+                          notebooks_dir=args.notebooks_dir, progress=not args.no_progress,
+                          command="l2rw-viz course " + " ".join(argv))
+    except ValueError as error:
+        parser.exit(2, f"l2rw-viz course: error: {error}\n")
+    except NotebookBuildError as error:
+        print(f"l2rw-viz course: {error}\n{args.out_dir} was left as it was", file=sys.stderr)
+        return 1
+    size = site_size(args.out_dir)
+    print(f"wrote {args.out_dir}: {len(info['pages'])} notebook page(s)"
+          + (" + explorer.html" if info["explorer"] else "")
+          + f", {size / 1e6:.1f} MB, {info['seconds']:.0f} s ({'smoke' if smoke else 'full'} mode); "
+            f"open {Path(args.out_dir) / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
