@@ -37,9 +37,9 @@ import torch.autograd.forward_ad as fwAD
 from torch import nn
 from torch.func import functional_call, vjp
 
-from ..checks import check_choice, check_in_range
-from ..reweight import (WEIGHT_METHODS, l2rw_scores, l2rw_weights, normalize_weights, validation_gradient,
-                        weighted_loss)
+from ..checks import check_choice, check_in_range, check_model
+from ..reweight import (WEIGHT_METHODS, jvp_scores, l2rw_scores, l2rw_weights, normalize_weights,
+                        validation_gradient, weighted_loss)
 from .base import Method, StepContext, StepOutput, register
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -70,6 +70,7 @@ class L2RW(Method):
                                             high_open=True))
         self.fused = bool(check_choice("fused", fused, [True, False]))
         self._checked: weakref.ref | None = None   # the model the layer-wise path was checked on
+        self._checked_key: tuple = ()              # its modes and requires_grad flags at that check
         self._layerwise_ok = False
         self.last_path = ""                        # "layerwise", "dual" or "unfused": which path the last step took
 
@@ -85,7 +86,7 @@ class L2RW(Method):
         """Weights (lines 4-11) and the weighted loss (line 12) whose ``backward()`` gives line 13's gradient."""
         if self.weights_method != "jvp" or not self.fused:
             self.last_path = "unfused"
-            return super().step(ctx)
+            return self._unfused_step(ctx)
         # The layer-wise pass appends the validation batch to the training batch: cheap for the paper's 10
         # validation images, but a validation batch as large as the training batch doubles that pass, and then the
         # dual path is faster (bench, LeNet, batch 100: val 10 -> layer-wise 1.50x vs dual 1.56x of a plain step;
@@ -97,37 +98,47 @@ class L2RW(Method):
         self.last_path = "dual"
         return dual_step(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss, lr=self._lr(ctx))
 
+    def _unfused_step(self, ctx: StepContext) -> StepOutput:
+        """The textbook order: weights (lines 4-11), then a fresh forward of the training batch for line 12.
+
+        Algorithm 1's line 12 reuses line 4's forward, so the fresh forward runs from the random state that the
+        weights' training forward started from: dropout draws the same masks for the update as for the weights.
+        Afterwards the random state is where the weights left it (no draw is used twice by later steps)."""
+        model, device, lr = ctx.model, ctx.x.device, self._lr(ctx)
+        check_model(model)
+        if self.weights_method == "jvp":
+            # the validation forward comes first on this path; the training forward's masks are drawn after it
+            g_val = validation_gradient(model, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss)
+            train_state = _rng_states(device)
+            scores = jvp_scores(model, ctx.x, ctx.y, g_val, loss_fn=ctx.per_example_loss, lr=lr)
+        else:
+            train_state = _rng_states(device)   # line 4's forward is the first thing autodiff runs
+            scores = l2rw_scores(model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss, lr=lr,
+                                 method="autodiff")
+        after = _rng_states(device)
+        weights = normalize_weights(scores)                                              # line 11
+        _set_rng_states(device, train_state)
+        try:
+            losses = ctx.per_example_loss(model(ctx.x), ctx.y)                           # line 4's forward again
+        finally:
+            _set_rng_states(device, after)
+        return StepOutput(weighted_loss(losses, weights), weights, losses.detach())      # line 12
+
     def _uses_layerwise(self, ctx: StepContext) -> bool:
-        if self._checked is not None and self._checked() is ctx.model:
+        key = _structure_key(ctx.model)
+        if self._checked is not None and self._checked() is ctx.model and self._checked_key == key:
             return self._layerwise_ok
-        self._checked = weakref.ref(ctx.model)
+        # checked again whenever the model, a module's train/eval mode or a parameter's requires_grad changes
+        self._checked, self._checked_key = weakref.ref(ctx.model), key
         self._layerwise_ok = False
         if layerwise_layers(ctx.model) is None:
             return False
-        # check once per model, on the first batch, in eval mode: the fused pass concatenates the validation
-        # batch to the training batch, so dropout would draw other masks than the reference does
-        modes = {m: m.training for m in ctx.model.modules()}
-        dtype = ctx.x.dtype
-        try:
-            ctx.model.eval()
-            reference = l2rw_scores(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss,
-                                    lr=1.0, method="jvp")
-            fast = layerwise_scores(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss)
-            dtype = reference.dtype
-            scale = reference.abs().max().clamp(min=torch.finfo(dtype).tiny)
-            err = float((fast - reference).abs().max() / scale)
-        except Exception as exc:   # e.g. a forward that cannot take the concatenated batch
-            err, reason = float("inf"), f"{type(exc).__name__}: {exc}"
-        else:
-            reason = f"relative error {err:.2e}"
-        finally:
-            for m, mode in modes.items():
-                m.training = mode
-        tol = 1e-3 if _low_precision(dtype) else 1e-8
-        if err > tol:
-            warnings.warn(f"L2RW: the layer-wise fast path disagrees with the generic JVP on "
-                          f"{type(ctx.model).__name__} ({reason}); using the generic fused path for this model",
-                          RuntimeWarning, stacklevel=3)
+        reason = _train_mode_refusal(ctx.model, ctx.x, ctx.x_val)
+        if reason is None:
+            reason = _eval_mode_disagreement(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, ctx.per_example_loss)
+        if reason is not None:
+            warnings.warn(f"L2RW: the layer-wise fast path does not hold for {type(ctx.model).__name__} ({reason}); "
+                          "using the generic fused path for this model", RuntimeWarning, stacklevel=3)
             return False
         self._layerwise_ok = True
         return True
@@ -140,6 +151,98 @@ class L2RW(Method):
 def _low_precision(dtype: torch.dtype) -> bool:
     """float32 and below: the first-batch check allows a relative error of 1e-3 instead of 1e-8."""
     return dtype in (torch.float16, torch.bfloat16, torch.float32)
+
+
+def _structure_key(model: nn.Module) -> tuple:
+    """What the layer-wise check depends on besides the model itself: each module's mode, each parameter's
+    ``requires_grad`` (about 10 us on LeNet)."""
+    return (tuple(m.training for m in model.modules()), tuple(p.requires_grad for p in model.parameters()))
+
+
+def _rng_states(device: torch.device) -> tuple:
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda
+
+
+def _set_rng_states(device: torch.device, states: tuple) -> None:
+    torch.set_rng_state(states[0])
+    if states[1] is not None:
+        torch.cuda.set_rng_state(states[1], device)
+
+
+def _train_mode_refusal(model: nn.Module, x: torch.Tensor, x_val: torch.Tensor) -> str | None:
+    """Why the layer-wise path would be wrong for ``model`` *in its current (train) mode*, or ``None``.
+
+    The layer-wise pass feeds ``[x; x_val]`` through the model in one batch. That is exact only if (1) no row's
+    output depends on another row — hand-written batch centring, ``F.batch_norm(training=True)`` and the like mix
+    examples in train mode only, which an eval-mode check cannot see — and (2) the forward writes no buffer (a
+    running statistic, e.g. ``InstanceNorm(track_running_stats=True)``, would take in the validation rows; only the
+    training forward may update it). Three forwards with the same random state (dropout draws the same masks for
+    same-shaped batches): the batch as is, with its validation rows replaced, and with every other training row
+    replaced; the untouched rows must not move. The caller's random state and every buffer are restored.
+    """
+    b, m = len(x), len(x_val)
+    x_val = x_val.to(x.dtype)
+    buffers = {k: v.detach().clone() for k, v in model.named_buffers()}
+    devices = [x.device] if x.device.type == "cuda" else []
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+            start = _rng_states(x.device)
+
+            def forward(inputs: torch.Tensor) -> torch.Tensor:
+                _set_rng_states(x.device, start)
+                out = model(inputs)
+                changed = [k for k, v in model.named_buffers() if not torch.equal(v, buffers[k])]
+                for k, v in model.named_buffers():
+                    v.copy_(buffers[k])
+                if changed:
+                    raise _BufferWrite(", ".join(changed))
+                return out.detach()
+
+            base = forward(torch.cat([x, x_val]))
+            other_val = forward(torch.cat([x, x[torch.arange(m, device=x.device) % b]]))
+            x_half = x.clone()
+            x_half[0::2] = x_val[torch.arange(len(x_half[0::2]), device=x.device) % m]
+            other_train = forward(torch.cat([x_half, x_val]))
+    except _BufferWrite as exc:
+        return f"its training forward writes the buffers {exc}, which would then include the validation rows"
+    except Exception as exc:   # e.g. a forward that cannot take the concatenated batch
+        return f"{type(exc).__name__}: {exc}"
+    tol = 1e-5 if _low_precision(base.dtype) else 1e-12
+    scale = float(base.abs().max()) if base.numel() else 0.0
+    untouched = torch.ones(b + m, dtype=torch.bool, device=base.device)
+    untouched[0:b:2] = False
+    for other, rows in ((other_val, slice(0, b)), (other_train, untouched)):
+        if float((other[rows] - base[rows]).abs().max()) > tol * max(scale, 1.0):
+            return "in train mode one example's output depends on the other examples of the batch"
+    return None
+
+
+class _BufferWrite(Exception):
+    """Raised inside :func:`_train_mode_refusal` when a training forward changed a buffer."""
+
+
+def _eval_mode_disagreement(model, x, y, x_val, y_val, loss_fn) -> str | None:
+    """Compare the layer-wise scores with the generic JVP on this batch, in eval mode (so that dropout cannot make
+    them differ); the reason for refusing, or ``None``. Catches what the layer types cannot show: a forward that
+    mixes examples in eval mode, an in-place change of a hooked layer's output, a layer used in a way the
+    per-layer formula does not cover. Modes are restored."""
+    modes = {mod: mod.training for mod in model.modules()}
+    dtype = x.dtype
+    try:
+        model.eval()
+        reference = l2rw_scores(model, x, y, x_val, y_val, loss_fn=loss_fn, lr=1.0, method="jvp")
+        fast = layerwise_scores(model, x, y, x_val, y_val, loss_fn=loss_fn)
+        dtype = reference.dtype
+        scale = reference.abs().max().clamp(min=torch.finfo(dtype).tiny)
+        err = float((fast - reference).abs().max() / scale)
+    except Exception as exc:   # e.g. a forward that cannot take the concatenated batch
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        for mod, mode in modes.items():
+            mod.training = mode
+    tol = 1e-3 if _low_precision(dtype) else 1e-8
+    return f"the layer-wise scores disagree with the generic JVP, relative error {err:.2e}" if err > tol else None
 
 
 # --- the generic fused path: one dual-number forward -------------------------------------------------------------
