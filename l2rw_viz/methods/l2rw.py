@@ -5,10 +5,17 @@ batch with those weights and the optimiser step (the trainer's SGD, momentum inc
 update only: the look-ahead of lines 6-7 is plain SGD on the current parameters, and the method never sees the
 optimiser, so its weights cannot depend on the momentum buffer.
 
-Three ways to take one step, all giving the same weights and the same gradient:
+Three ways to take one step. For a deterministic forward (no dropout or other random layer) all three give the
+same weights and the same gradient, to float rounding. With dropout, each path computes its weights and its update
+from one training forward (Algorithm 1's line 12 reuses line 4's forward: the same masks), but the paths draw
+their masks differently, so their weights differ as two draws of dropout do: the layer-wise path draws one mask
+over ``[x; x_val]`` in one forward; the dual and unfused ``jvp`` paths run the validation forward first and the
+training forward after it; unfused ``autodiff`` runs the training forward first (line 4) and the validation
+forward at the look-ahead parameters (line 8) after it.
 
-* ``weights_method="autodiff"`` (or ``fused=False``): weights from :func:`~l2rw_viz.reweight.l2rw_weights`, then a
-  fresh forward/backward of the weighted loss — the textbook order, about 3-4x a plain step.
+* ``weights_method="autodiff"`` (or ``fused=False``): weights from the look-ahead (autodiff) or the identity
+  (``jvp``), then a fresh forward/backward of the weighted loss — the textbook order, about 3-4x a plain step.
+  The fresh forward replays the random state of the weights' training forward (same dropout masks).
 * ``fused=True`` with ``weights_method="jvp"``, *layer-wise* path (when every trainable parameter lives in a
   ``Linear``/``Conv*``/``LayerNorm``/``GroupNorm`` layer and examples do not interact): one forward and one
   backward of the training batch with the validation batch appended give, at each such layer ``l``, its inputs
@@ -18,12 +25,19 @@ Three ways to take one step, all giving the same weights and the same gradient:
   (for a Linear layer ``g_i^T G_W a_i + g_i . G_b``), which is exactly the score of the identity. The backward
   is linear in the loss gradient, so the weighted backward needs no second pass: the signals of the weighted loss
   are ``w_i g_l[i]``, and each layer's parameter gradient is its usual weight-gradient formula applied to them.
-  The first time a model is seen, this path is checked against the generic JVP on that batch (in eval mode, so
-  that dropout does not differ); if they disagree (a custom forward that mixes examples, in-place ops on a
-  layer's output, a forward that cannot take the concatenated batch...) the method warns and falls back.
+  The first time a model is seen (and again when a module's mode or a parameter's ``requires_grad`` changes),
+  this path is checked twice on that batch: in train mode, with the same random state for each pass, replacing
+  the validation rows and then every other training row must leave the other rows' outputs unchanged (this
+  catches examples that mix in train mode only: ``F.batch_norm(training=True)``, hand-written batch centring),
+  and the forward must write no buffer (a running statistic would take in the validation rows; only the training
+  forward may update it); in eval mode, its scores must equal the generic JVP (a forward that mixes examples, an
+  in-place op on a layer's output, a forward that cannot take the concatenated batch...). If either fails, the
+  method warns and takes the generic fused path, which is exact for these models. The check restores the random
+  state and every buffer, so it changes nothing in the run.
 * ``fused=True``, generic path (any other module): the training forward runs once with forward-mode dual
   parameters (primal ``theta``, tangent ``G``); the tangent of the losses gives the scores and the primal graph
-  gives the weighted backward. BatchNorm running statistics are then updated once, by this real training forward.
+  gives the weighted backward. BatchNorm running statistics (any buffer) are then updated once, by this real
+  training forward of the training rows alone.
 """
 
 from __future__ import annotations
