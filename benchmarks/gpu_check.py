@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:   # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from l2rw_viz.device import describe_device, resolve_device  # noqa: E402
+from l2rw_viz.device import describe_device, resolve_device  # noqa: E402  (after the sys.path line)
 
 DEVICE_TESTS = ["tests/test_train.py::test_device_auto_is_cpu_without_cuda_and_cuda_request_is_a_clear_error",
                 "tests/test_l2rw.py", "tests/test_l2rw_exactness.py", "tests/test_reweight.py"]
@@ -104,8 +104,8 @@ def check_tests(device: torch.device, quick: bool) -> str:
     if quick:
         return "skipped (--quick)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
-                           *DEVICE_TESTS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow", *DEVICE_TESTS]
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False)
     last = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
     if proc.returncode != 0:
         raise AssertionError(f"pytest failed: {last}\n{proc.stdout[-3000:]}")
@@ -116,8 +116,7 @@ def check_trainings(device: torch.device, quick: bool) -> list[tuple[str, str]]:
     """One short run per registered method; returns ``[(method, detail)]``, raising on the first failure."""
     from l2rw_viz.data import make_imbalanced
     from l2rw_viz.data.mnist import load_mnist
-    from l2rw_viz.methods import METHODS, available_methods  # noqa: F401  (registers every method)
-    from l2rw_viz.methods import get_method
+    from l2rw_viz.methods import available_methods, get_method
     from l2rw_viz.models import make_model
     from l2rw_viz.train import train
 
@@ -127,7 +126,7 @@ def check_trainings(device: torch.device, quick: bool) -> list[tuple[str, str]]:
     settings = {"noise_layer_conf": {"pretrain_steps": 3 if quick else 100},
                 "finetune": {"switch_step": steps - max(1, steps // 10)}}
     out = []
-    for name in sorted(METHODS):
+    for name in available_methods():
         model = make_model("lenet", data.num_classes, data.feature_shape, seed=0)
         start = time.perf_counter()
         with _quiet():
@@ -163,8 +162,10 @@ def check_bench(device: torch.device, quick: bool) -> str:
     from l2rw_viz import bench
 
     args = ["--device", str(device), "--models", "lenet", "--val", "10"]
-    args += ["--rounds", "2", "--warmup", "1", "--run-steps", "3", "--run-reps", "1"] if quick else \
-        ["--rounds", "20", "--warmup", "5", "--run-steps", "100", "--run-reps", "3"]
+    if quick:
+        args += ["--rounds", "2", "--warmup", "1", "--run-steps", "3", "--run-reps", "1"]
+    else:
+        args += ["--rounds", "20", "--warmup", "5", "--run-steps", "100", "--run-reps", "3"]
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         code = bench.main(args)

@@ -187,8 +187,8 @@ def measure_runs(model_name: str, batch_size: int, val_size: int, *, steps: int 
 
 def format_table(rows: list[dict]) -> str:
     """A plain-text table of :func:`measure` rows (joined with :func:`measure_runs` rows where given)."""
-    lines = [f"{'model':<6} {'batch':>5} {'val':>4}  {'variant':<11} {'step ms':>8}  {'x plain':>7}  "
-             f"{'spread (25-75%)':>15}  {'peak MiB':>8}  {'run ms/step':>11}  {'run x plain':>11}"]
+    lines = [(f"{'model':<6} {'batch':>5} {'val':>4}  {'variant':<11} {'step ms':>8}  {'x plain':>7}  "
+              f"{'spread (25-75%)':>15}  {'peak MiB':>8}  {'run ms/step':>11}  {'run x plain':>11}")]
     for r in rows:
         run = (f"{r['run_ms_per_step']:>11.2f}  {r['run_ratio']:>11.2f}" if "run_ratio" in r
                else f"{'-':>11}  {'-':>11}")
@@ -200,8 +200,8 @@ def format_table(rows: list[dict]) -> str:
 
 def format_markdown(rows: list[dict]) -> str:
     """The same rows as a markdown table (for the README)."""
-    lines = ["| model | batch | val | variant | step ms | step x plain | peak MiB / step | run ms / step | "
-             "run x plain |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [("| model | batch | val | variant | step ms | step x plain | peak MiB / step | run ms / step | "
+              "run x plain |"), "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         run = (f"{r['run_ms_per_step']:.1f} | {r['run_ratio']:.2f}x" if "run_ratio" in r else "- | -")
         lines.append(f"| {r['model']} | {r['batch']} | {r['val']} | {r['variant']} | {r['median_ms']:.1f} | "

@@ -3,7 +3,6 @@ against the libraries' own behaviour."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
