@@ -201,6 +201,14 @@ def validation_gradient(model: nn.Module, x_val: torch.Tensor, y_val: torch.Tens
 def _scores_jvp(model, x, y, x_val, y_val, loss_fn, lr) -> torch.Tensor:
     """The identity: -dL_val/d eps_i = lr * <grad L_val(theta), grad f_i(theta)>, by one forward-mode JVP."""
     g_val = validation_gradient(model, x_val, y_val, loss_fn=loss_fn)
+    return jvp_scores(model, x, y, g_val, loss_fn=loss_fn, lr=lr)
+
+
+def jvp_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, g_val: dict[str, torch.Tensor], *,
+               loss_fn: LossFn, lr: float = 1.0) -> torch.Tensor:
+    """``(b,)`` ``lr * <grad f_i(theta), g_val>`` for every training example, by one forward-mode JVP of the
+    per-example losses along ``g_val`` (``{trainable parameter name: tensor}``, e.g. :func:`validation_gradient`).
+    Runs one training forward of ``x`` (its own dropout draws); the model's buffers are not written."""
     params, frozen = functional_state(model)
 
     def train_losses(p):

@@ -3,7 +3,6 @@ against the libraries' own behaviour."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
@@ -11,6 +10,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from l2rw_viz.adaboost import run_adaboost, samme_sample_weights
 from l2rw_viz.data import make_imbalanced, make_noisy
+from l2rw_viz.data.dataset import BiasedDataset
 from l2rw_viz.methods.smote import smote_dataset
 
 
@@ -102,3 +102,54 @@ def test_samme_weights_on_a_fitted_model_directly():
     model = AdaBoostClassifier(n_estimators=8, random_state=0).fit(x, y)
     w, err = samme_sample_weights(model, x, y)
     np.testing.assert_allclose(err, model.estimator_errors_[:len(err)], rtol=1e-10)
+
+
+def _hand_made_dataset() -> BiasedDataset:
+    """Observed class 0 (the minority): A, B clean minority; C, D majority images flipped to 0; E clean minority next
+    to F, a flipped majority image. Observed class 1: 24 clean majority points far below."""
+    minority = np.array([[0, 0], [1, 0],          # A, B: true 0
+                         [10, 10], [11, 10],      # C, D: true 1, flipped
+                         [20, 0], [21, 0]],       # E: true 0; F: true 1, flipped
+                        dtype=np.float32)
+    majority = np.stack([np.arange(24, dtype=np.float32), np.full(24, -50, dtype=np.float32)], 1)
+    x = torch.as_tensor(np.concatenate([minority, majority]))
+    y = torch.tensor([0] * 6 + [1] * 24)
+    y_clean = torch.tensor([0, 0, 1, 1, 0, 1] + [1] * 24)
+    grid = torch.zeros(4, 2)
+    return BiasedDataset(x=x, y=y, y_clean=y_clean, is_noisy=y != y_clean, is_minority=y_clean == 0, x_val=grid,
+                         y_val=torch.tensor([0, 1, 0, 1]), x_test=grid, y_test=torch.tensor([0, 1, 0, 1]),
+                         num_classes=2)
+
+
+def test_synthetic_points_take_their_truth_from_the_nearer_parent():
+    ds = _hand_made_dataset()
+    out = smote_dataset(ds, seed=0, k_neighbors=1)   # each point's single neighbour: A-B, C-D, E-F
+    n = ds.n
+    syn, parents = out.x[n:].numpy(), np.array(out.info["smote_parents"])
+    assert out.info["n_synthetic"] == 18 and (out.y[n:] == 0).all()
+    for p, (near, far), y_clean, noisy, minority in zip(syn, parents, out.y_clean[n:].tolist(),
+                                                         out.is_noisy[n:].tolist(), out.is_minority[n:].tolist()):
+        # by hand: the pair is fixed by where the point is, the nearer parent by which half of the segment
+        if p[1] == 10:                        # on C-D: a blend of two flipped majority images
+            assert {near, far} == {2, 3}
+            assert (y_clean, noisy, minority) == (1, True, False)
+        elif p[0] <= 1:                       # on A-B: two clean minority parents
+            assert {near, far} == {0, 1}
+            assert (y_clean, noisy, minority) == (0, False, True)
+        else:                                 # on E-F: E's truth on E's half, F's on F's half
+            assert {near, far} == {4, 5}
+            expected = (0, False, True) if p[0] < 20.5 else (1, True, False)
+            assert near == (4 if p[0] < 20.5 else 5)
+            assert (y_clean, noisy, minority) == expected
+    # every kind of pair was drawn, so every branch above ran
+    assert {frozenset(pq) for pq in parents.tolist()} == {frozenset({0, 1}), frozenset({2, 3}), frozenset({4, 5})}
+    assert out.is_noisy[n:].any() and out.is_minority[n:].any() and not out.is_minority[n:].all()
+
+
+def test_smote_parents_of_copies_are_the_copied_rows():
+    ds = make_imbalanced("moons", proportion=0.998, n_train=500, seed=0)
+    with pytest.warns(UserWarning, match="random over-sampling"):
+        out = smote_dataset(ds, seed=0)
+    only = int(torch.nonzero(ds.y == 0)[0])
+    assert np.array_equal(np.array(out.info["smote_parents"]), np.full((out.n - ds.n, 2), only))
+    assert torch.equal(out.is_noisy[ds.n:], ds.is_noisy[only].expand(out.n - ds.n))

@@ -5,10 +5,17 @@ batch with those weights and the optimiser step (the trainer's SGD, momentum inc
 update only: the look-ahead of lines 6-7 is plain SGD on the current parameters, and the method never sees the
 optimiser, so its weights cannot depend on the momentum buffer.
 
-Three ways to take one step, all giving the same weights and the same gradient:
+Three ways to take one step. For a deterministic forward (no dropout or other random layer) all three give the
+same weights and the same gradient, to float rounding. With dropout, each path computes its weights and its update
+from one training forward (Algorithm 1's line 12 reuses line 4's forward: the same masks), but the paths draw
+their masks differently, so their weights differ as two draws of dropout do: the layer-wise path draws one mask
+over ``[x; x_val]`` in one forward; the dual and unfused ``jvp`` paths run the validation forward first and the
+training forward after it; unfused ``autodiff`` runs the training forward first (line 4) and the validation
+forward at the look-ahead parameters (line 8) after it.
 
-* ``weights_method="autodiff"`` (or ``fused=False``): weights from :func:`~l2rw_viz.reweight.l2rw_weights`, then a
-  fresh forward/backward of the weighted loss — the textbook order, about 3-4x a plain step.
+* ``weights_method="autodiff"`` (or ``fused=False``): weights from the look-ahead (autodiff) or the identity
+  (``jvp``), then a fresh forward/backward of the weighted loss — the textbook order, about 3-4x a plain step.
+  The fresh forward replays the random state of the weights' training forward (same dropout masks).
 * ``fused=True`` with ``weights_method="jvp"``, *layer-wise* path (when every trainable parameter lives in a
   ``Linear``/``Conv*``/``LayerNorm``/``GroupNorm`` layer and examples do not interact): one forward and one
   backward of the training batch with the validation batch appended give, at each such layer ``l``, its inputs
@@ -18,12 +25,19 @@ Three ways to take one step, all giving the same weights and the same gradient:
   (for a Linear layer ``g_i^T G_W a_i + g_i . G_b``), which is exactly the score of the identity. The backward
   is linear in the loss gradient, so the weighted backward needs no second pass: the signals of the weighted loss
   are ``w_i g_l[i]``, and each layer's parameter gradient is its usual weight-gradient formula applied to them.
-  The first time a model is seen, this path is checked against the generic JVP on that batch (in eval mode, so
-  that dropout does not differ); if they disagree (a custom forward that mixes examples, in-place ops on a
-  layer's output, a forward that cannot take the concatenated batch...) the method warns and falls back.
+  The first time a model is seen (and again when a module's mode or a parameter's ``requires_grad`` changes),
+  this path is checked twice on that batch: in train mode, with the same random state for each pass, replacing
+  the validation rows and then every other training row must leave the other rows' outputs unchanged (this
+  catches examples that mix in train mode only: ``F.batch_norm(training=True)``, hand-written batch centring),
+  and the forward must write no buffer (a running statistic would take in the validation rows; only the training
+  forward may update it); in eval mode, its scores must equal the generic JVP (a forward that mixes examples, an
+  in-place op on a layer's output, a forward that cannot take the concatenated batch...). If either fails, the
+  method warns and takes the generic fused path, which is exact for these models. The check restores the random
+  state and every buffer, so it changes nothing in the run.
 * ``fused=True``, generic path (any other module): the training forward runs once with forward-mode dual
   parameters (primal ``theta``, tangent ``G``); the tangent of the losses gives the scores and the primal graph
-  gives the weighted backward. BatchNorm running statistics are then updated once, by this real training forward.
+  gives the weighted backward. BatchNorm running statistics (any buffer) are then updated once, by this real
+  training forward of the training rows alone.
 """
 
 from __future__ import annotations
@@ -37,9 +51,9 @@ import torch.autograd.forward_ad as fwAD
 from torch import nn
 from torch.func import functional_call, vjp
 
-from ..checks import check_choice, check_in_range
-from ..reweight import (WEIGHT_METHODS, l2rw_scores, l2rw_weights, normalize_weights, validation_gradient,
-                        weighted_loss)
+from ..checks import check_choice, check_in_range, check_model
+from ..reweight import (WEIGHT_METHODS, jvp_scores, l2rw_scores, l2rw_weights, normalize_weights,
+                        validation_gradient, weighted_loss)
 from .base import Method, StepContext, StepOutput, register
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -70,6 +84,7 @@ class L2RW(Method):
                                             high_open=True))
         self.fused = bool(check_choice("fused", fused, [True, False]))
         self._checked: weakref.ref | None = None   # the model the layer-wise path was checked on
+        self._checked_key: tuple = ()              # its modes and requires_grad flags at that check
         self._layerwise_ok = False
         self.last_path = ""                        # "layerwise", "dual" or "unfused": which path the last step took
 
@@ -85,7 +100,7 @@ class L2RW(Method):
         """Weights (lines 4-11) and the weighted loss (line 12) whose ``backward()`` gives line 13's gradient."""
         if self.weights_method != "jvp" or not self.fused:
             self.last_path = "unfused"
-            return super().step(ctx)
+            return self._unfused_step(ctx)
         # The layer-wise pass appends the validation batch to the training batch: cheap for the paper's 10
         # validation images, but a validation batch as large as the training batch doubles that pass, and then the
         # dual path is faster (bench, LeNet, batch 100: val 10 -> layer-wise 1.50x vs dual 1.56x of a plain step;
@@ -97,37 +112,47 @@ class L2RW(Method):
         self.last_path = "dual"
         return dual_step(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss, lr=self._lr(ctx))
 
+    def _unfused_step(self, ctx: StepContext) -> StepOutput:
+        """The textbook order: weights (lines 4-11), then a fresh forward of the training batch for line 12.
+
+        Algorithm 1's line 12 reuses line 4's forward, so the fresh forward runs from the random state that the
+        weights' training forward started from: dropout draws the same masks for the update as for the weights.
+        Afterwards the random state is where the weights left it (no draw is used twice by later steps)."""
+        model, device, lr = ctx.model, ctx.x.device, self._lr(ctx)
+        check_model(model)
+        if self.weights_method == "jvp":
+            # the validation forward comes first on this path; the training forward's masks are drawn after it
+            g_val = validation_gradient(model, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss)
+            train_state = _rng_states(device)
+            scores = jvp_scores(model, ctx.x, ctx.y, g_val, loss_fn=ctx.per_example_loss, lr=lr)
+        else:
+            train_state = _rng_states(device)   # line 4's forward is the first thing autodiff runs
+            scores = l2rw_scores(model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss, lr=lr,
+                                 method="autodiff")
+        after = _rng_states(device)
+        weights = normalize_weights(scores)                                              # line 11
+        _set_rng_states(device, train_state)
+        try:
+            losses = ctx.per_example_loss(model(ctx.x), ctx.y)                           # line 4's forward again
+        finally:
+            _set_rng_states(device, after)
+        return StepOutput(weighted_loss(losses, weights), weights, losses.detach())      # line 12
+
     def _uses_layerwise(self, ctx: StepContext) -> bool:
-        if self._checked is not None and self._checked() is ctx.model:
+        key = _structure_key(ctx.model)
+        if self._checked is not None and self._checked() is ctx.model and self._checked_key == key:
             return self._layerwise_ok
-        self._checked = weakref.ref(ctx.model)
+        # checked again whenever the model, a module's train/eval mode or a parameter's requires_grad changes
+        self._checked, self._checked_key = weakref.ref(ctx.model), key
         self._layerwise_ok = False
         if layerwise_layers(ctx.model) is None:
             return False
-        # check once per model, on the first batch, in eval mode: the fused pass concatenates the validation
-        # batch to the training batch, so dropout would draw other masks than the reference does
-        modes = {m: m.training for m in ctx.model.modules()}
-        dtype = ctx.x.dtype
-        try:
-            ctx.model.eval()
-            reference = l2rw_scores(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss,
-                                    lr=1.0, method="jvp")
-            fast = layerwise_scores(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss)
-            dtype = reference.dtype
-            scale = reference.abs().max().clamp(min=torch.finfo(dtype).tiny)
-            err = float((fast - reference).abs().max() / scale)
-        except Exception as exc:   # e.g. a forward that cannot take the concatenated batch
-            err, reason = float("inf"), f"{type(exc).__name__}: {exc}"
-        else:
-            reason = f"relative error {err:.2e}"
-        finally:
-            for m, mode in modes.items():
-                m.training = mode
-        tol = 1e-3 if _low_precision(dtype) else 1e-8
-        if err > tol:
-            warnings.warn(f"L2RW: the layer-wise fast path disagrees with the generic JVP on "
-                          f"{type(ctx.model).__name__} ({reason}); using the generic fused path for this model",
-                          RuntimeWarning, stacklevel=3)
+        reason = _train_mode_refusal(ctx.model, ctx.x, ctx.x_val)
+        if reason is None:
+            reason = _eval_mode_disagreement(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, ctx.per_example_loss)
+        if reason is not None:
+            warnings.warn(f"L2RW: the layer-wise fast path does not hold for {type(ctx.model).__name__} ({reason}); "
+                          "using the generic fused path for this model", RuntimeWarning, stacklevel=3)
             return False
         self._layerwise_ok = True
         return True
@@ -140,6 +165,98 @@ class L2RW(Method):
 def _low_precision(dtype: torch.dtype) -> bool:
     """float32 and below: the first-batch check allows a relative error of 1e-3 instead of 1e-8."""
     return dtype in (torch.float16, torch.bfloat16, torch.float32)
+
+
+def _structure_key(model: nn.Module) -> tuple:
+    """What the layer-wise check depends on besides the model itself: each module's mode, each parameter's
+    ``requires_grad`` (about 10 us on LeNet)."""
+    return (tuple(m.training for m in model.modules()), tuple(p.requires_grad for p in model.parameters()))
+
+
+def _rng_states(device: torch.device) -> tuple:
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda
+
+
+def _set_rng_states(device: torch.device, states: tuple) -> None:
+    torch.set_rng_state(states[0])
+    if states[1] is not None:
+        torch.cuda.set_rng_state(states[1], device)
+
+
+def _train_mode_refusal(model: nn.Module, x: torch.Tensor, x_val: torch.Tensor) -> str | None:
+    """Why the layer-wise path would be wrong for ``model`` *in its current (train) mode*, or ``None``.
+
+    The layer-wise pass feeds ``[x; x_val]`` through the model in one batch. That is exact only if (1) no row's
+    output depends on another row — hand-written batch centring, ``F.batch_norm(training=True)`` and the like mix
+    examples in train mode only, which an eval-mode check cannot see — and (2) the forward writes no buffer (a
+    running statistic, e.g. ``InstanceNorm(track_running_stats=True)``, would take in the validation rows; only the
+    training forward may update it). Three forwards with the same random state (dropout draws the same masks for
+    same-shaped batches): the batch as is, with its validation rows replaced, and with every other training row
+    replaced; the untouched rows must not move. The caller's random state and every buffer are restored.
+    """
+    b, m = len(x), len(x_val)
+    x_val = x_val.to(x.dtype)
+    buffers = {k: v.detach().clone() for k, v in model.named_buffers()}
+    devices = [x.device] if x.device.type == "cuda" else []
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+            start = _rng_states(x.device)
+
+            def forward(inputs: torch.Tensor) -> torch.Tensor:
+                _set_rng_states(x.device, start)
+                out = model(inputs)
+                changed = [k for k, v in model.named_buffers() if not torch.equal(v, buffers[k])]
+                for k, v in model.named_buffers():
+                    v.copy_(buffers[k])
+                if changed:
+                    raise _BufferWrite(", ".join(changed))
+                return out.detach()
+
+            base = forward(torch.cat([x, x_val]))
+            other_val = forward(torch.cat([x, x[torch.arange(m, device=x.device) % b]]))
+            x_half = x.clone()
+            x_half[0::2] = x_val[torch.arange(len(x_half[0::2]), device=x.device) % m]
+            other_train = forward(torch.cat([x_half, x_val]))
+    except _BufferWrite as exc:
+        return f"its training forward writes the buffers {exc}, which would then include the validation rows"
+    except Exception as exc:   # e.g. a forward that cannot take the concatenated batch
+        return f"{type(exc).__name__}: {exc}"
+    tol = 1e-5 if _low_precision(base.dtype) else 1e-12
+    scale = float(base.abs().max()) if base.numel() else 0.0
+    untouched = torch.ones(b + m, dtype=torch.bool, device=base.device)
+    untouched[0:b:2] = False
+    for other, rows in ((other_val, slice(0, b)), (other_train, untouched)):
+        if float((other[rows] - base[rows]).abs().max()) > tol * max(scale, 1.0):
+            return "in train mode one example's output depends on the other examples of the batch"
+    return None
+
+
+class _BufferWrite(Exception):
+    """Raised inside :func:`_train_mode_refusal` when a training forward changed a buffer."""
+
+
+def _eval_mode_disagreement(model, x, y, x_val, y_val, loss_fn) -> str | None:
+    """Compare the layer-wise scores with the generic JVP on this batch, in eval mode (so that dropout cannot make
+    them differ); the reason for refusing, or ``None``. Catches what the layer types cannot show: a forward that
+    mixes examples in eval mode, an in-place change of a hooked layer's output, a layer used in a way the
+    per-layer formula does not cover. Modes are restored."""
+    modes = {mod: mod.training for mod in model.modules()}
+    dtype = x.dtype
+    try:
+        model.eval()
+        reference = l2rw_scores(model, x, y, x_val, y_val, loss_fn=loss_fn, lr=1.0, method="jvp")
+        fast = layerwise_scores(model, x, y, x_val, y_val, loss_fn=loss_fn)
+        dtype = reference.dtype
+        scale = reference.abs().max().clamp(min=torch.finfo(dtype).tiny)
+        err = float((fast - reference).abs().max() / scale)
+    except Exception as exc:   # e.g. a forward that cannot take the concatenated batch
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        for mod, mode in modes.items():
+            mod.training = mode
+    tol = 1e-3 if _low_precision(dtype) else 1e-8
+    return f"the layer-wise scores disagree with the generic JVP, relative error {err:.2e}" if err > tol else None
 
 
 # --- the generic fused path: one dual-number forward -------------------------------------------------------------
@@ -212,11 +329,10 @@ def _forward_with_signals(model, layers, x, y, x_val, y_val, loss_fn, names):
     outs = [out for _, _, out in rec.calls]
     signals = torch.autograd.grad(losses.sum() + val_loss, outs, allow_unused=True, materialize_grads=True)
     calls, train_signals, g_val = [], [], {}
-    ones = torch.ones(len(y_val), dtype=losses.dtype, device=losses.device)
     with torch.no_grad():
         for (module, args, _), g in zip(rec.calls, signals):
             a = args[0].detach()
-            for local, value in _param_grads(module, (a[b:],), g[b:], ones).items():
+            for local, value in _param_grads(module, (a[b:],), g[b:], None).items():
                 p = getattr(module, local)
                 if p.requires_grad:
                     k = names[id(p)]
@@ -230,19 +346,48 @@ def _layer_params(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: p for k, p in module.named_parameters(recurse=False)}
 
 
+def _call_with(module: nn.Module, params: dict[str, torch.Tensor | None], a: torch.Tensor) -> torch.Tensor:
+    """``module(a)`` with its parameters replaced by ``params`` (a missing bias: ``None``). The layer's own
+    functional form for the layer types the path accepts (``functional_call`` costs about 0.15 ms per call in
+    re-parametrisation book-keeping, a quarter of the whole directional pass on LeNet); same arithmetic."""
+    if isinstance(module, nn.Linear):
+        return torch.nn.functional.linear(a, params["weight"], params.get("bias"))
+    if isinstance(module, _CONV):
+        return module._conv_forward(a, params["weight"], params.get("bias"))
+    if isinstance(module, nn.LayerNorm):
+        return torch.nn.functional.layer_norm(a, module.normalized_shape, params.get("weight"), params.get("bias"),
+                                              module.eps)
+    if isinstance(module, nn.GroupNorm):
+        return torch.nn.functional.group_norm(a, module.num_groups, params.get("weight"), params.get("bias"),
+                                              module.eps)
+    full = {k: (torch.zeros_like(p) if params.get(k) is None else params[k]) for k, p in _layer_params(module).items()}
+    return functional_call(module, full, (a,))
+
+
+def _tangent(module: nn.Module, g_val: dict[str, torch.Tensor], names: dict[int, str]) -> dict[str, torch.Tensor]:
+    """The layer's share of ``G`` keyed by local name; a frozen (or missing) bias is left out (adds nothing), a
+    frozen weight is zero."""
+    tangent = {}
+    for local, p in _layer_params(module).items():
+        value = g_val.get(names[id(p)]) if p.requires_grad else None
+        if value is None and local != "bias":
+            value = torch.zeros_like(p)
+        if value is not None:
+            tangent[local] = value
+    return tangent
+
+
 def _directional(calls, signals, g_val: dict[str, torch.Tensor], names: dict[int, str]) -> torch.Tensor:
     """``(b,)`` ``<grad f_i, G>`` summed over the hooked layer calls: each layer's output with its parameters
     replaced by ``G`` is its output's derivative along ``G`` (linear in the parameters)."""
     total = None
-    for (module, args, _), g in zip(calls, signals):
-        tangent = {k: g_val.get(names[id(p)], torch.zeros_like(p)) if p.requires_grad else torch.zeros_like(p)
-                   for k, p in _layer_params(module).items()}
-        with torch.no_grad():
-            t = functional_call(module, tangent, tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args))
+    with torch.no_grad():
+        for (module, args, _), g in zip(calls, signals):
+            t = _call_with(module, _tangent(module, g_val, names), args[0].detach())
             # per-example dot product; a reduction over the non-batch dims reads channels-last tensors in place
             # (flatten would copy them)
             part = (g * t).sum(dim=tuple(range(1, g.ndim))) if g.ndim > 1 else g * t
-        total = part if total is None else total + part
+            total = part if total is None else total + part
     return total
 
 
@@ -267,9 +412,11 @@ def _scale(t: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return t * weights.view(-1, *([1] * (t.ndim - 1)))
 
 
-def _param_grads(module: nn.Module, args: tuple, g: torch.Tensor, weights: torch.Tensor) -> dict[str, torch.Tensor]:
+def _param_grads(module: nn.Module, args: tuple, g: torch.Tensor,
+                 weights: torch.Tensor | None) -> dict[str, torch.Tensor]:
     """Gradients of ``sum_i weights_i * sum(g[i] * module(args)[i])`` with respect to the layer's own parameters:
-    its weight-gradient formula on the per-example signals ``g`` scaled by ``weights`` (Algorithm 1, line 13).
+    its weight-gradient formula on the per-example signals ``g`` scaled by ``weights`` (Algorithm 1, line 13);
+    ``weights=None``: unweighted (every weight 1, without the multiplication).
 
     Closed forms for Linear and zero-padded Conv — where ``sum_i (w_i g_i) a_i^T = sum_i g_i (w_i a_i)^T`` lets
     the smaller of input and signal carry the weights — and a VJP of the layer otherwise.
@@ -277,8 +424,12 @@ def _param_grads(module: nn.Module, args: tuple, g: torch.Tensor, weights: torch
     a = args[0].detach()
     if isinstance(module, nn.Linear) or (isinstance(module, _CONV) and module.padding_mode == "zeros"
                                          and not isinstance(module.padding, str)):
-        scale_input = a.numel() < g.numel()
-        a_w, g_w = (_scale(a, weights), g) if scale_input else (a, _scale(g, weights))
+        if weights is None:
+            a_w, g_w = a, g
+        elif a.numel() < g.numel():
+            a_w, g_w = _scale(a, weights), g
+        else:
+            a_w, g_w = a, _scale(g, weights)
         out = {}
         if isinstance(module, nn.Linear):
             out["weight"] = g_w.reshape(-1, g.shape[-1]).T @ a_w.reshape(-1, a.shape[-1])
@@ -289,12 +440,13 @@ def _param_grads(module: nn.Module, args: tuple, g: torch.Tensor, weights: torch
         if module.bias is not None:   # bias: sum over examples (and positions) of w_i g_i
             channel = -1 if isinstance(module, nn.Linear) else 1
             per_example = g.movedim(channel, 1).reshape(len(g), g.shape[channel], -1).sum(2)   # (b, out)
-            out["bias"] = weights @ per_example
+            ones = torch.ones(len(g), dtype=g.dtype, device=g.device) if weights is None else None
+            out["bias"] = (ones if weights is None else weights) @ per_example
         return out
     params = {k: p.detach() for k, p in _layer_params(module).items()}
     _, pullback = vjp(lambda p: functional_call(module, p, tuple(x.detach() if isinstance(x, torch.Tensor) else x
                                                                   for x in args)), params)
-    return pullback(_scale(g, weights))[0]
+    return pullback(g if weights is None else _scale(g, weights))[0]
 
 
 class _PrecomputedBackward(torch.autograd.Function):
