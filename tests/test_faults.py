@@ -430,3 +430,155 @@ def test_c6_sweep_with_damaged_table_loses_nothing(tmp_path):
     with pytest.warns(UserWarning, match="damaged"):
         table = sweep("toy-imbalance", ["plain", "proportion"], [0.9], [0], out=out, progress=False, **FAST)
     assert sorted(table["method"]) == ["plain", "proportion"] and len(finished_rows(out)) == 2
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# c2: downloads are bounded as a whole; stale partial files are cleaned
+
+class _TrickleServer:
+    """An HTTP server on 127.0.0.1 that announces ``size`` bytes and sends one byte every ``every_s`` seconds, at
+    most ``max_bytes`` per request (so it stops by itself), ending early when the client goes away."""
+
+    def __init__(self, size=10_000, every_s=0.05, max_bytes=400):
+        import http.server
+        import threading
+        import time
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                try:
+                    for _ in range(max_bytes):
+                        self.wfile.write(b"\0")
+                        self.wfile.flush()
+                        time.sleep(every_s)
+                except OSError:  # the client gave up: what the deadline is for
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/mnist/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def trickle():
+    server = _TrickleServer()
+    yield server
+    server.close()
+
+
+MD5 = {n: "0" * 32 for n in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                             "t10k-labels-idx1-ubyte.gz")}
+
+
+def test_c2_trickling_mirror_full_stops_at_the_deadline(trickle, tmp_path):
+    import time
+
+    from l2rw_viz.data import MnistDownloadError, load_mnist
+
+    start = time.monotonic()
+    with pytest.raises(MnistDownloadError, match="deadline"):
+        load_mnist("full", cache_dir=tmp_path, progress=False, mirrors=[trickle.url], checksums=MD5, timeout=1.0,
+                   deadline=1.0)
+    assert time.monotonic() - start < 1.0 + 1.0 + 3.0  # deadline + one read's timeout + headroom for a loaded CPU
+    assert not list(tmp_path.glob(".*.part"))  # the partial file of the stopped attempt is gone
+
+
+def test_c2_trickling_mirror_auto_falls_back_within_the_deadline(trickle, tmp_path, monkeypatch):
+    import time
+
+    from l2rw_viz.data import load_mnist
+    from l2rw_viz.data import mnist as mnist_module
+
+    monkeypatch.setattr(mnist_module, "_auto_network_failed", False)
+    mnist_module._subset_arrays()  # parse the subset first, so the timing measures the download only
+    start = time.monotonic()
+    with pytest.warns(UserWarning, match="deadline.*using the offline 5,000-image subset"):
+        pool = load_mnist("auto", cache_dir=tmp_path, progress=False, mirrors=[trickle.url], checksums=MD5,
+                          timeout=1.0, deadline=1.0)
+    assert pool.source == "subset" and time.monotonic() - start < 5.0
+
+
+def test_c2_stale_partial_files_are_cleaned(tmp_path):
+    import time
+
+    from l2rw_viz.data import load_mnist
+
+    stale = tmp_path / ".train-images-idx3-ubyte.gz.k2j4.part"
+    fresh = tmp_path / ".train-labels-idx1-ubyte.gz.a8c1.part"  # a download that may still be running
+    for p in (stale, fresh):
+        p.write_bytes(b"\0" * 100)
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    with pytest.warns(UserWarning, match="subset"):
+        load_mnist("auto", cache_dir=tmp_path, progress=False, mirrors=["http://127.0.0.1:9/"], checksums=MD5,
+                   timeout=0.5, deadline=1.0)
+    assert not stale.exists() and fresh.exists()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# c7: explorer state: one source of ranges, applying is all or nothing
+
+EDGE_STATES = [dict(steps=3000), dict(steps=15), dict(seed=100), dict(seed=2**32 - 1), dict(n_val=80),
+               dict(lr=1e-4), dict(lr=3e-4), dict(proportion=0.905), dict(smooth=300), dict(noise_rate=0.33)]
+
+
+@pytest.mark.parametrize("change", EDGE_STATES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
+def test_c7_saved_state_is_shown_as_saved(change):
+    from l2rw_viz.viz.state import ExplorerState
+    from l2rw_viz.viz.widgets import ToyExplorer
+
+    state = ExplorerState(**change)
+    e = ToyExplorer(state, autostart=False)
+    for name, value in change.items():
+        assert e.controls[name].value == pytest.approx(value, rel=1e-12), name  # not clamped by the control
+    other = ToyExplorer(autostart=False)
+    other.set_state(state)
+    assert other.state == state and all(other.controls[k].value == pytest.approx(v) for k, v in change.items())
+
+
+def test_c7_ranges_have_one_source():
+    from l2rw_viz.viz.state import RANGES, ExplorerState
+    from l2rw_viz.viz.widgets import ToyExplorer
+
+    e = ToyExplorer(autostart=False)
+    for name, (low, high, _) in RANGES.items():
+        if name not in e.controls:
+            continue
+        w = e.controls[name]
+        lo, hi = (w.base ** w.min, w.base ** w.max) if hasattr(w, "base") else (w.min, w.max)
+        assert (lo, hi) == pytest.approx((low, high)), name
+        with pytest.raises(ValueError, match=name):
+            ExplorerState(**{name: high * 2 + 1})
+
+
+def test_c7_unavailable_device_is_all_or_nothing(monkeypatch):
+    import torch
+
+    from l2rw_viz.viz.state import ExplorerState
+    from l2rw_viz.viz.widgets import ToyExplorer
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    e = ToyExplorer(autostart=False)
+    before = (e.state, {k: w.value for k, w in e.controls.items()})
+    wanted = ExplorerState(device="cuda", seed=7, steps=700)
+    with pytest.raises(ValueError, match=r"device='cuda' is not available here \(no CUDA GPU"):
+        e.set_state(wanted)
+    assert (e.state, {k: w.value for k, w in e.controls.items()}) == before  # nothing half-applied
+    e.state_box.value = wanted.to_json()
+    e._apply_box()
+    assert "state not applied" in e.status.value and "no CUDA GPU" in e.status.value
+    assert (e.state, {k: w.value for k, w in e.controls.items()}) == before
+    with pytest.raises(ValueError, match="device='cuda'"):
+        ToyExplorer(wanted, autostart=False)
