@@ -93,7 +93,7 @@ def check_dataset_sets(dataset: Any, *, needs_validation: bool, method: str = ""
     for role, (x, y) in sets.items():
         short = {"training": "", "validation": "_val", "test": "_test"}[role]
         if role == "test" and len(y) == 0:
-            raise ValueError(f"the test set (dataset.x_test) is empty; allowed: at least 1 test example (its "
+            raise ValueError("the test set (dataset.x_test) is empty; allowed: at least 1 test example (its "
                              "accuracy is the run's result)")
         if role == "validation" and len(y) == 0 and needs_validation:
             raise ValueError(f"the validation set (dataset.x_val) is empty, and method={method!r} learns from it; "

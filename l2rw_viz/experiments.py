@@ -695,8 +695,45 @@ class RunSpec:
                         "seed": self.seed, "steps": self.steps, "data_source": self.data_source})
 
 
-def _run_spec(spec: RunSpec, threads: int | None) -> dict:
-    """Worker entry point: run with ``threads`` torch threads (cores / jobs), without writing (the parent writes)."""
+_watching_parent = False
+
+
+def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """In a sweep worker process: exit as soon as the sweep's process (``parent_pid``) is gone. After ``kill -9``
+    of a sweep, joblib's workers otherwise live on for minutes, each holding a few hundred MB, and their results
+    could not be saved anyway (the parent writes the rows). Started once per worker process."""
+    global _watching_parent
+    if _watching_parent or parent_pid == os.getpid():
+        return
+    _watching_parent = True
+    import threading
+
+    direct = os.getppid() == parent_pid
+
+    def gone() -> bool:
+        if direct:  # a dead parent's children are re-parented at once, even while it is a zombie
+            return os.getppid() != parent_pid
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        return False
+
+    def watch() -> None:
+        while not gone():
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="l2rw-exit-with-sweep", daemon=True).start()
+
+
+def _run_spec(spec: RunSpec, threads: int | None, parent_pid: int | None = None) -> dict:
+    """Worker entry point: run with ``threads`` torch threads (cores / jobs), without writing (the parent writes).
+    ``parent_pid``: the sweep's process; a worker exits when it dies."""
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
     return run_one(spec.experiment, spec.method, spec.setting, spec.seed, spec.steps, spec.device,
                    spec.data_source, threads=threads, **spec.options)
 
@@ -770,7 +807,7 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
 
             threads = max(1, (os.cpu_count() or 1) // jobs)
             parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
-            for row in parallel(delayed(_run_spec)(spec, threads) for spec in specs):
+            for row in parallel(delayed(_run_spec)(spec, threads, os.getpid()) for spec in specs):
                 collect(row)
     finally:
         bar.close()

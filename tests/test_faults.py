@@ -11,11 +11,11 @@ lose a finished run, hang, or give a silently wrong result.
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import json
 import os
 import stat
-import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -582,3 +582,143 @@ def test_c7_unavailable_device_is_all_or_nothing(monkeypatch):
     assert (e.state, {k: w.value for k, w in e.controls.items()}) == before
     with pytest.raises(ValueError, match="device='cuda'"):
         ToyExplorer(wanted, autostart=False)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# c8: smaller items
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: make_imbalanced("moons", seed=2**32), r"seed=4294967296 is out of range"),
+    (lambda: train(make_model("toy_mlp", 2, (2,), seed=0), make_imbalanced("moons"), "plain", seed=2**40,
+                   steps=2, progress=False), r"seed=1099511627776 is out of range"),
+    (lambda: run_one("toy-imbalance", "plain", seed=2**32, **FAST), r"seed=4294967296 is out of range"),
+    (lambda: make_imbalanced("moons", n_train=10**9), r"n_train=1000000000 is out of range"),
+    (lambda: make_imbalanced("moons", n_test=10**9), r"n_test=1000000000 is out of range"),
+])
+def test_c8_seed_and_size_bounds(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_c8_test_size_blamed_not_validation():
+    from l2rw_viz.data.mnist import load_mnist
+
+    with pytest.raises(ValueError, match=r"n_test=1000 takes 500 of the 500 .*allowed: a smaller n_test"):
+        make_imbalanced("mnist", n_test=1000, pool=load_mnist("subset", progress=False))
+
+
+def test_c8_history_save_onto_a_directory(saved, tmp_path):
+    target = tmp_path / "dir.npz"
+    target.mkdir()
+    with pytest.raises(ValueError, match="is a directory"):
+        saved[0].save(target)
+    assert list(tmp_path.iterdir()) == [target] and not list(target.iterdir())
+
+
+@pytest.mark.parametrize("option, value", [("--frame-ms", "-5"), ("--smooth", "0"), ("--frames", "0")])
+def test_c8_export_options_named(option, value, saved, tmp_path, capsys):
+    err = _cli_error(["export", str(saved[1]), str(tmp_path / "o.html"), option, value], capsys)
+    assert f"{option}={int(value)}" in err and "window" not in err
+    assert not (tmp_path / "o.html").exists()
+
+
+def test_c8_full_data_offline_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    from l2rw_viz.data import mnist as mnist_module
+
+    monkeypatch.setenv("L2RW_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(mnist_module, "MNIST_MIRRORS", ("http://127.0.0.1:9/",))
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "mnist-imbalance", "--data-source", "full", "--steps", "2", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1 and "Traceback" not in err
+    assert "could not download" in err and "source='subset'" in err
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"loky" in cmd or b"joblib" in cmd
+
+
+def test_c8_sweep_workers_exit_when_the_sweep_is_killed(tmp_path):
+    """``kill -9`` of ``sweep --jobs 2``: its workers notice and exit within seconds (not minutes)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    here = str(Path(__file__).resolve().parents[1])  # this checkout's package, also in the subprocess
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in [here, os.environ.get("PYTHONPATH", "")] if p)}
+    proc = subprocess.Popen([sys.executable, "-m", "l2rw_viz.cli", "sweep", "toy-imbalance", "--methods", "plain",
+                             "proportion", "--seeds", "0", "1", "2", "--steps", "100000", "--jobs", "2",
+                             "--device", "cpu", "--no-progress", "--out", str(tmp_path / "r.csv")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def descendants(pid):
+        found, todo = set(), [pid]
+        while todo:
+            p = todo.pop()
+            try:
+                kids = (Path(f"/proc/{p}/task/{p}/children").read_text().split())
+            except OSError:
+                continue
+            for k in map(int, kids):
+                found.add(k)
+                todo.append(k)
+        return found
+
+    def running_workers(pids):
+        alive = set()
+        for p in pids:
+            try:
+                cmd = Path(f"/proc/{p}/cmdline").read_bytes()
+                state = Path(f"/proc/{p}/stat").read_text().split()[2]
+            except OSError:
+                continue
+            if state != "Z" and b"python" in cmd:
+                alive.add(p)
+        return alive
+
+    try:
+        deadline = time.monotonic() + 120  # imports and loky start-up on a loaded 2-core machine
+        workers: set[int] = set()
+        while time.monotonic() < deadline and len(workers) < 2:
+            workers = {p for p in running_workers(descendants(proc.pid)) if _is_worker(p)}
+            time.sleep(0.5)
+        assert len(workers) >= 2, "the sweep's workers did not start"
+        time.sleep(3.0)  # let them pick up a run (and start their watchdog)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        end = time.monotonic() + 30
+        while time.monotonic() < end and running_workers(workers):
+            time.sleep(0.5)
+        left = running_workers(workers)
+        assert not left, f"workers {sorted(left)} outlived the killed sweep"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for p in running_workers(descendants(proc.pid)):
+            with contextlib.suppress(OSError):
+                os.kill(p, signal.SIGKILL)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# c9: the browser tests wait on conditions with headroom (they run in tests/test_browser.py; this checks their code)
+
+def test_c9_browser_waits_are_conditions_with_headroom():
+    import re
+
+    from l2rw_viz.viz import screenshot as shot
+
+    root = Path(__file__).resolve().parents[1]
+    sources = {p: p.read_text() for p in (root / "tests" / "test_browser.py", Path(shot.__file__))}
+    for path, text in sources.items():
+        assert "wait_for_timeout" not in text, f"{path.name}: a fixed sleep in the browser"
+        # every browser wait's timeout is the shared headroom, not a number tuned on a quiet machine (the
+        # server's own socket polls and shutdown waits are not waits on the page)
+        literal = [line.strip() for line in text.splitlines() if re.search(r"timeout(_ms)?\s*=\s*\d", line)
+                   and not re.search(r"proc\.wait|urlopen|create_connection", line)]
+        assert not literal, f"{path.name}: fixed timeouts {literal}"
+    assert shot.WAIT_MS >= 180_000 and shot.SERVER_START_S >= 180
