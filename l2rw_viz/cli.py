@@ -7,8 +7,9 @@
     l2rw-viz bench [args...]                 (delegates to l2rw_viz.bench)
     l2rw-viz export HISTORY.npz OUT.html ... (delegates to l2rw_viz.viz.export)
 
-Every option is validated before any training starts; a bad value exits with status 2 and a message naming the
-option, the value and what is allowed.
+Every option is validated before any training starts, output paths included (``--out`` must be a new file or a
+results table of this package, ``--history-dir`` a writable folder); a bad value exits with status 2 and a message
+naming the option, the value (or file) and what is allowed.
 """
 
 from __future__ import annotations
@@ -246,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:  # a bad value found by the library's checks: same exit as argparse's
         parser.exit(2, f"l2rw-viz {args.command}: error: {error}\n")
     except MnistDownloadError as error:  # offline with --data-source full: the reason, not a traceback
-        parser.exit(1, f"l2rw-viz {args.command}: error: {error}\n")
+        parser.exit(1, f"l2rw-viz {args.command}: error: {error}\n(here: --data-source subset, or auto, which "
+                       "falls back to the subset)\n")
     parser.error(f"unknown command {args.command!r}")
     return 2
 

@@ -543,9 +543,14 @@ def test_c7_saved_state_is_shown_as_saved(change):
     e = ToyExplorer(state, autostart=False)
     for name, value in change.items():
         assert e.controls[name].value == pytest.approx(value, rel=1e-12), name  # not clamped by the control
-    other = ToyExplorer(autostart=False)
-    other.set_state(state)
-    assert other.state == state and all(other.controls[k].value == pytest.approx(v) for k, v in change.items())
+    other = ToyExplorer(autostart=False, debounce_s=0.0)
+    try:
+        other.set_state(state)  # retrains: stopped below, so no run outlives the test (one training at a time)
+        assert other.state == state and all(other.controls[k].value == pytest.approx(v) for k, v in change.items())
+    finally:
+        with other.trainer._lock:
+            other.trainer.generation += 1  # the running job turns stale and stops at its next step
+        assert other.trainer.wait(120)
 
 
 def test_c7_ranges_have_one_source():
@@ -681,9 +686,9 @@ def test_c8_sweep_workers_exit_when_the_sweep_is_killed(tmp_path):
                 alive.add(p)
         return alive
 
+    workers: set[int] = set()
     try:
         deadline = time.monotonic() + 120  # imports and loky start-up on a loaded 2-core machine
-        workers: set[int] = set()
         while time.monotonic() < deadline and len(workers) < 2:
             workers = {p for p in running_workers(descendants(proc.pid)) if _is_worker(p)}
             time.sleep(0.5)
@@ -696,10 +701,11 @@ def test_c8_sweep_workers_exit_when_the_sweep_is_killed(tmp_path):
             time.sleep(0.5)
         left = running_workers(workers)
         assert not left, f"workers {sorted(left)} outlived the killed sweep"
-    finally:
+    finally:  # whatever happened, nothing this test started outlives it
         if proc.poll() is None:
             proc.kill()
-        for p in running_workers(descendants(proc.pid)):
+            proc.wait(10)
+        for p in running_workers(workers | descendants(proc.pid)):
             with contextlib.suppress(OSError):
                 os.kill(p, signal.SIGKILL)
 
