@@ -59,3 +59,90 @@ def check_model(model: Any) -> nn.Module:
         raise ValueError(f"model={type(model).__name__} has no trainable parameters; allowed: an nn.Module with "
                          "parameters that maps (b, *F) to logits (b, C)")
     return model
+
+
+# Seeds reach numpy's legacy RNG and scikit-learn, which accept only 32-bit seeds: one bound for every seed.
+SEED_MAX = 2**32 - 1
+
+
+def check_seed(name: str, value: Any) -> int:
+    """Return ``int(value)`` if it is a seed in ``[0, 2**32 - 1]`` (what numpy and scikit-learn accept)."""
+    return check_int(name, value, 0, SEED_MAX)
+
+
+def _count_bad(t) -> int:
+    import torch
+
+    return int((~torch.isfinite(t)).sum()) if t.is_floating_point() else 0
+
+
+def check_dataset_sets(dataset: Any, *, needs_validation: bool, method: str = "") -> None:
+    """Refuse, before training, a dataset whose sets cannot give real numbers (names the set and what is wrong).
+
+    Training inputs must be finite floats; labels int64 in ``0..num_classes-1``; the test set non-empty and
+    finite (its accuracy is the result); the validation set finite, and non-empty when ``needs_validation``
+    (methods such as L2RW learn from it: with none, every weight is 0 and the parameters never move).
+    """
+    import torch
+
+    c = int(dataset.num_classes)
+    if c < 2:
+        raise ValueError(f"dataset.num_classes={c} is out of range; allowed: at least 2 classes")
+    sets = {"training": (dataset.x, dataset.y), "validation": (dataset.x_val, dataset.y_val),
+            "test": (dataset.x_test, dataset.y_test)}
+    for role, (x, y) in sets.items():
+        short = {"training": "", "validation": "_val", "test": "_test"}[role]
+        if role == "test" and len(y) == 0:
+            raise ValueError("the test set (dataset.x_test) is empty; allowed: at least 1 test example (its "
+                             "accuracy is the run's result)")
+        if role == "validation" and len(y) == 0 and needs_validation:
+            raise ValueError(f"the validation set (dataset.x_val) is empty, and method={method!r} learns from it; "
+                             "allowed: at least 1 clean validation example (e.g. n_val=10)")
+        if len(y) == 0:
+            continue
+        if not x.is_floating_point():
+            raise ValueError(f"dataset.x{short} has dtype {x.dtype} ({role} set); allowed: a floating dtype "
+                             "(e.g. torch.float32)")
+        bad = _count_bad(x)
+        if bad:
+            raise ValueError(f"dataset.x{short} ({role} set) holds {bad} NaN or infinite value(s); allowed: finite "
+                             "inputs (the data is damaged; no learning rate fixes that)")
+        if y.dtype != torch.int64:
+            raise ValueError(f"dataset.y{short} has dtype {y.dtype} ({role} set); allowed: torch.int64 class labels")
+        low, high = int(y.min()), int(y.max())
+        if low < 0 or high >= c:
+            raise ValueError(f"dataset.y{short} ({role} set) holds labels in [{low}, {high}]; allowed: 0..{c - 1} "
+                             f"(dataset.num_classes={c})")
+
+
+def check_model_output(model: nn.Module, x: Any, num_classes: int) -> None:
+    """One forward pass on a probe batch ``x`` (``(b, *F)``, already on the model's device) before training:
+    the model must map it to logits ``(b, num_classes)``. Raises ``ValueError`` naming the output and the classes.
+
+    Changes nothing a run computes: no gradients, eval mode (BatchNorm running statistics and dropout untouched),
+    every RNG state restored (``torch.random.fork_rng``), and the model's train/eval mode put back.
+    """
+    import torch
+
+    was_training = model.training
+    devices = [x.device.index or 0] if x.device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            model.eval()
+            try:
+                out = model(x)
+            except Exception as error:  # a shape or dtype mismatch inside the model: say which input it got
+                raise ValueError(f"model={type(model).__name__} fails on a probe batch of input shape "
+                                 f"{tuple(x.shape)} ({x.dtype}): {type(error).__name__}: {error}; allowed: a model "
+                                 f"that maps (b, {', '.join(map(str, x.shape[1:]))}) to logits (b, {num_classes})"
+                                 ) from error
+    finally:
+        model.train(was_training)
+    b = len(x)
+    what = (f"a {type(out).__name__}" if not isinstance(out, torch.Tensor)
+            else f"shape {tuple(out.shape)} ({out.dtype})")
+    ok = (isinstance(out, torch.Tensor) and out.is_floating_point() and out.ndim == 2
+          and tuple(out.shape) == (b, num_classes))
+    if not ok:
+        raise ValueError(f"model={type(model).__name__} returns {what} for a probe batch of {b} example(s), but the "
+                         f"dataset has num_classes={num_classes}; allowed: float logits of shape ({b}, {num_classes})")

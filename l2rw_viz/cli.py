@@ -9,8 +9,9 @@
     l2rw-viz course build OUT_DIR [--smoke]  (delegates to l2rw_viz.site: the course as a static web site)
     l2rw-viz results list|show|make|pack ... (the shipped full results; delegates to l2rw_viz.results.pack)
 
-Every option is validated before any training starts; a bad value exits with status 2 and a message naming the
-option, the value and what is allowed.
+Every option is validated before any training starts, output paths included (``--out`` must be a new file or a
+results table of this package, ``--history-dir`` a writable folder); a bad value exits with status 2 and a message
+naming the option, the value (or file) and what is allowed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 import time
 from typing import Sequence
 
+from .data.mnist import MnistDownloadError
 from .experiments import EXPERIMENTS, all_method_names, get_experiment
 
 
@@ -46,7 +48,7 @@ def _parser(kind: type, allowed: str, in_range, example: str = ""):
 
 
 _positive_int = _parser(int, "integers >= 1", lambda v: v >= 1)
-_seed = _parser(int, "integers >= 0", lambda v: v >= 0)
+_seed = _parser(int, "integers in [0, 2**32 - 1]", lambda v: 0 <= v <= 2**32 - 1)
 _proportion = _parser(float, "(0, 1)", lambda v: 0.0 < v < 1.0, ", e.g. 0.995")
 _lr = _parser(float, "> 0", lambda v: v > 0, ", e.g. 1e-3")
 
@@ -176,10 +178,22 @@ def cmd_list() -> int:
     return 0
 
 
+def _check_outputs(args) -> None:
+    """Every output path (and an existing CSV's schema) before the first step, named by its option: a run must
+    never train to the end and then fail to save."""
+    from .experiments import check_output_dir, check_results_path
+
+    if args.out is not None:
+        check_results_path(args.out, "--out")
+    if args.history_dir is not None:
+        check_output_dir(args.history_dir, "--history-dir")
+
+
 def cmd_run(args) -> int:
     from .experiments import run_one
 
     setting = _setting_from(args, args.experiment)
+    _check_outputs(args)
     row = run_one(args.experiment, args.method, setting, args.seed, args.steps, args.device, args.data_source,
                   out=args.out, history_dir=args.history_dir, on_zero_weights=args.on_zero_weights, lr=args.lr,
                   progress=args.progress)
@@ -191,6 +205,7 @@ def cmd_sweep(args) -> int:
     from .experiments import plan_sweep, read_results, stale_rows, summarize, sweep
 
     options = {"history_dir": args.history_dir, "on_zero_weights": args.on_zero_weights, "lr": args.lr}
+    _check_outputs(args)
     # validate everything (names, settings, seeds, device, data source) before the first run
     pending = plan_sweep(args.experiment, args.methods, args.settings, args.seeds, args.steps, args.device,
                          args.data_source, args.out, **options)
@@ -237,6 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(args)
     except ValueError as error:  # a bad value found by the library's checks: same exit as argparse's
         parser.exit(2, f"l2rw-viz {args.command}: error: {error}\n")
+    except MnistDownloadError as error:  # offline with --data-source full: the reason, not a traceback
+        parser.exit(1, f"l2rw-viz {args.command}: error: {error}\n(here: --data-source subset, or auto, which "
+                       "falls back to the subset)\n")
     parser.error(f"unknown command {args.command!r}")
     return 2
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 import time
 import warnings
@@ -38,7 +39,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .checks import check_choice, check_in_range, check_int
+from .checks import check_choice, check_in_range, check_int, check_seed
 
 # Columns every row has, in this order (figures and tables read these names).
 ROW_COLUMNS = ("experiment", "method", "setting_name", "setting_value", "seed", "steps", "test_error",
@@ -211,7 +212,7 @@ def make_dataset(experiment: str | Experiment, setting, seed: int, data_source: 
 
     exp = get_experiment(experiment)
     setting = exp.check_setting(setting)
-    seed = check_int("seed", seed, 0)
+    seed = check_seed("seed", seed)
     source = resolve_data_source(exp, data_source)
     kw: dict[str, Any] = {"seed": seed}
     if exp.data == "mnist":
@@ -295,9 +296,14 @@ def run_one(experiment: str | Experiment, method: str, setting=None, seed: int =
     exp = get_experiment(experiment)
     setting = exp.check_setting(exp.default_setting() if setting is None else setting)
     method = check_choice("method", method, all_method_names())
-    seed = check_int("seed", seed, 0)
+    seed = check_seed("seed", seed)
     steps = check_int("steps", exp.default_steps() if steps is None else steps, 1)
-    data_seed = seed if data_seed is None else check_int("data_seed", data_seed, 0)
+    data_seed = seed if data_seed is None else check_seed("data_seed", data_seed)
+    # every output before the first step: a run must never be lost to a path that cannot take its result
+    if out is not None:
+        check_results_path(out, "out")
+    if history_dir is not None:
+        check_output_dir(history_dir, "history_dir")
     lr = exp.lr if lr is None else check_in_range("lr", lr, 0.0, float("inf"), low_open=True, high_open=True)
     check_choice("on_zero_weights", on_zero_weights, ["skip", "step"])
     from .device import cpu_threads, describe_device, resolve_device
@@ -386,40 +392,226 @@ def _locked(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def check_results_path(path: str | os.PathLike, name: str = "out") -> Path:
+    """Before any training: ``path`` can take a results row, and if it exists it is a results table of this package.
+
+    Refuses (``ValueError`` naming ``name`` and the file) a directory, a path under a regular file, a folder or
+    file that cannot be written, a file that is not UTF-8 text or whose header lacks the row columns (an
+    unrelated CSV is never touched), and a table with a bad key cell. Returns the path the rows go to (a symlink's
+    target).
+    """
+    given = str(path)
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise ValueError(f"{name}={given!r} is a directory; allowed: a CSV file path such as results.csv")
+    real = Path(os.path.realpath(p))
+    folder = real.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{name}={given!r} lies under {str(folder)!r}, which is a file, not a folder; allowed: a "
+                         "path whose folders are folders")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}={given!r}: the folder {str(folder)!r} cannot be written (permissions); allowed: a "
+                         "path in a writable folder")
+    if real.exists():
+        if not real.is_file():
+            raise ValueError(f"{name}={given!r} is not a regular file; allowed: a CSV file path")
+        if not os.access(real, os.R_OK | os.W_OK):
+            raise ValueError(f"{name}={given!r} cannot be read and written (permissions); allowed: a writable "
+                             "results CSV or a new file name")
+        _load_table(real, name=name)  # schema, encoding and key cells: refuse before the first step
+    return real
+
+
+def check_output_dir(path: str | os.PathLike, name: str = "history_dir") -> Path:
+    """Before any training: ``path`` is (or can be created as) a writable folder; ``ValueError`` naming ``name``."""
+    given = str(path)
+    p = Path(path).expanduser()
+    folder = p
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        where = "is a file" if folder == p else f"lies under {str(folder)!r}, which is a file"
+        raise ValueError(f"{name}={given!r} {where}, not a folder; allowed: a folder (created if missing)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}={given!r}: the folder {str(folder)!r} cannot be written (permissions); allowed: a "
+                         "writable folder")
+    return p
+
+
+def _load_table(path: Path, name: str = "path"):
+    """``(header, good rows as a DataFrame with their CSV line numbers in ``_line``, damaged records)``.
+
+    A record with another number of fields than the header (cut by a crash or a careless copy) is damaged: it is
+    not a finished run (a sweep runs it again and the new row replaces it), and it is reported, never dropped
+    silently. A key cell that is not a number where one belongs raises ``ValueError`` naming file, line and column.
+    """
+    import csv
+    import io
+
+    import pandas as pd
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{name}={str(path)!r} is not UTF-8 text, so not a results table of l2rw-viz; allowed: a "
+                         "new file name or a CSV written by l2rw-viz (this file is left untouched)") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] = []
+    good: list[list[str]] = []
+    lines: list[int] = []
+    damaged: list[tuple[int, list[str]]] = []
+    try:
+        for record in reader:
+            if not record or record == [""]:
+                continue
+            if not header:
+                header = record
+                missing = [c for c in ROW_COLUMNS if c not in header]
+                if missing:
+                    raise ValueError(
+                        f"{name}={str(path)!r} is not a results table of l2rw-viz: its header lacks the columns "
+                        f"{missing}; allowed: a new file name or a CSV written by l2rw-viz (this file is left "
+                        "untouched)")
+                continue
+            if len(record) != len(header):
+                damaged.append((reader.line_num, record))
+            else:
+                good.append(record)
+                lines.append(reader.line_num)
+    except csv.Error as error:
+        raise ValueError(f"{name}={str(path)!r} line {reader.line_num} is not CSV ({error}); allowed: a CSV written "
+                         "by l2rw-viz") from None
+    if not header:
+        return [], pd.DataFrame(columns=list(ROW_COLUMNS + EXTRA_COLUMNS)), []
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(good)
+    buffer.seek(0)
+    table = pd.read_csv(buffer, keep_default_na=True)
+    table["_line"] = lines
+    for line, record in zip(lines, table.to_dict("records")):
+        _checked_key(record, path, line)
+    return header, table, damaged
+
+
+def _checked_key(record: dict, path, line) -> tuple:
+    """``row_key(record)``, or a ``ValueError`` naming the file, the line and the bad cell."""
+    for column, kind in (("seed", int), ("steps", int)):
+        value = record.get(column)
+        try:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            kind(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"{path} line {line}: column {column!r} holds {value!r}; allowed: an integer (fix or "
+                             "delete that row)") from None
+    return row_key(record)
+
+
 def read_results(path: str | os.PathLike):
-    """The results CSV as a ``pandas.DataFrame`` (empty with ``ROW_COLUMNS`` if the file does not exist)."""
+    """The results CSV as a ``pandas.DataFrame`` (empty with ``ROW_COLUMNS`` if the file does not exist).
+
+    Damaged rows (cut short) are left out with a warning; of duplicate rows of one run the last is kept (with a
+    warning), so a summary never counts a run twice. Raises ``ValueError`` naming file and line for a bad cell.
+    """
     import pandas as pd
 
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=list(ROW_COLUMNS + EXTRA_COLUMNS))
-    return pd.read_csv(path, keep_default_na=True)
+    _, table, damaged = _load_table(path)
+    if damaged:
+        warnings.warn(f"{path}: {len(damaged)} damaged row(s) (lines {[d[0] for d in damaged][:10]}: cut short or "
+                      "garbled) are not counted as finished runs; a sweep runs them again and replaces them",
+                      stacklevel=2)
+    if len(table):
+        keys = table.apply(lambda r: row_key(r), axis=1)
+        dup = keys.duplicated(keep="last")
+        if dup.any():
+            warnings.warn(f"{path}: {int(dup.sum())} duplicate row(s) of the same run (lines "
+                          f"{table['_line'][dup].tolist()[:10]}); only the last row of each run is used", stacklevel=2)
+            table = table[~dup]
+    return table.drop(columns="_line").reset_index(drop=True)
+
+
+def _matches_damaged(record: list[str], header: list[str], key: tuple) -> bool:
+    """Whether a damaged (cut) record could be ``key``'s run: every key cell it still holds agrees, the last
+    (possibly cut) cell as a prefix."""
+    cells = dict(zip(header, record))
+    names = dict(zip(KEY_COLUMNS, key))
+    last = header[len(record) - 1] if 0 < len(record) <= len(header) else None
+    for column, want in names.items():
+        if column not in cells:
+            continue
+        have = cells[column]
+        want_text = _fmt_setting(want) if column == "setting_value" else str(want)
+        if column == last:
+            if not want_text.startswith(have):
+                return False
+            continue
+        try:
+            have = _fmt_setting(have) if column == "setting_value" else str(int(float(have))) if column in (
+                "seed", "steps") else have
+        except ValueError:
+            return False
+        if have != want_text:
+            return False
+    return True
+
+
+def _new_file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def append_row(path: str | os.PathLike, row: dict) -> None:
     """Add one row to the CSV at ``path`` atomically: under a lock, the whole table is written to a temporary file
     in the same directory, flushed to disk and moved over the old one with ``os.replace``. A crash at any point
     leaves either the old table or the new one, never half a row. Later rows with the same key replace earlier
-    ones (a re-run of a finished run updates it)."""
+    ones (a re-run of a finished run updates it), and so do damaged (cut) rows of the same run.
+
+    The file keeps its permission bits (and, where allowed, its owner); a symlink stays a symlink and its target
+    gets the row. A file that is not a results table of this package raises ``ValueError`` and is not touched.
+    """
+    import csv
+
     import pandas as pd
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(path):
-        table = read_results(path)
+    real = check_results_path(path, "path")
+    real.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(real):
+        if real.exists() and real.stat().st_size:
+            header, table, damaged = _load_table(real)
+            table = table.drop(columns="_line")
+        else:
+            header, table, damaged = [], pd.DataFrame(), []
+        key = row_key(row)
         new = pd.DataFrame([row])
         if len(table):
             keys = table.apply(lambda r: row_key(r), axis=1)
-            table = table[keys != row_key(row)] if len(keys) else table
+            table = table[keys != key]
+        damaged = [d for d in damaged if not _matches_damaged(d[1], header, key)]
         cols = list(dict.fromkeys(list(ROW_COLUMNS + EXTRA_COLUMNS) + list(table.columns) + list(new.columns)))
         table = pd.concat([table.astype(object), new.astype(object)], ignore_index=True).reindex(columns=cols)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        mode = stat.S_IMODE(real.stat().st_mode) if real.exists() else _new_file_mode()
+        owner = (real.stat().st_uid, real.stat().st_gid) if real.exists() else None
+        fd, tmp = tempfile.mkstemp(prefix=real.name + ".", suffix=".tmp", dir=real.parent)
         try:
             with os.fdopen(fd, "w", newline="") as handle:
                 table.to_csv(handle, index=False)
+                if damaged:  # kept (still damaged) until a run replaces them: nothing is dropped unseen
+                    csv.writer(handle).writerows(record for _, record in damaged)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, path)
+            os.chmod(tmp, mode)
+            if owner is not None:
+                with contextlib.suppress(OSError):
+                    os.chown(tmp, *owner)
+            os.replace(tmp, real)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -439,11 +631,21 @@ def _is_current(row: dict) -> bool:
             and _int_or(row.get("method_revision"), 0) == METHOD_REVISIONS.get(row.get("method"), 0))
 
 
+def _has_result(row: dict) -> bool:
+    """A finished run has a finite test error (a NaN row is a failed or damaged run: it is run again)."""
+    try:
+        return bool(np.isfinite(float(row.get("test_error"))))
+    except (TypeError, ValueError):
+        return False
+
+
 def finished_rows(path: str | os.PathLike) -> dict[tuple, dict]:
     """The runs already in the CSV at ``path`` and computed by this version of the library (``RESULTS_VERSION``
-    and the method's ``METHOD_REVISIONS``), by key (see :func:`row_key`); older rows are stale and left out."""
+    and the method's ``METHOD_REVISIONS``), by key (see :func:`row_key`); older rows are stale and left out, and
+    so are rows without a finite test error and damaged (cut) rows: a sweep runs those again."""
     table = read_results(path)
-    return {row_key(r): r for r in table.to_dict("records") if _is_current(r)} if len(table) else {}
+    return ({row_key(r): r for r in table.to_dict("records") if _is_current(r) and _has_result(r)}
+            if len(table) else {})
 
 
 def finished_keys(path: str | os.PathLike) -> set[tuple]:
@@ -493,8 +695,45 @@ class RunSpec:
                         "seed": self.seed, "steps": self.steps, "data_source": self.data_source})
 
 
-def _run_spec(spec: RunSpec, threads: int | None) -> dict:
-    """Worker entry point: run with ``threads`` torch threads (cores / jobs), without writing (the parent writes)."""
+_watching_parent = False
+
+
+def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """In a sweep worker process: exit as soon as the sweep's process (``parent_pid``) is gone. After ``kill -9``
+    of a sweep, joblib's workers otherwise live on for minutes, each holding a few hundred MB, and their results
+    could not be saved anyway (the parent writes the rows). Started once per worker process."""
+    global _watching_parent
+    if _watching_parent or parent_pid == os.getpid():
+        return
+    _watching_parent = True
+    import threading
+
+    direct = os.getppid() == parent_pid
+
+    def gone() -> bool:
+        if direct:  # a dead parent's children are re-parented at once, even while it is a zombie
+            return os.getppid() != parent_pid
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        return False
+
+    def watch() -> None:
+        while not gone():
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="l2rw-exit-with-sweep", daemon=True).start()
+
+
+def _run_spec(spec: RunSpec, threads: int | None, parent_pid: int | None = None) -> dict:
+    """Worker entry point: run with ``threads`` torch threads (cores / jobs), without writing (the parent writes).
+    ``parent_pid``: the sweep's process; a worker exits when it dies."""
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
     return run_one(spec.experiment, spec.method, spec.setting, spec.seed, spec.steps, spec.device,
                    spec.data_source, threads=threads, **spec.options)
 
@@ -506,7 +745,11 @@ def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all
     exp = get_experiment(experiment)
     names = resolve_methods(exp, methods)
     values = [exp.check_setting(s) for s in (exp.settings if settings is None else settings)]
-    seeds = [check_int("seed", s, 0) for s in seeds]
+    seeds = [check_seed("seed", s) for s in seeds]
+    if out is not None:
+        check_results_path(out, "out")
+    if options.get("history_dir") is not None:
+        check_output_dir(options["history_dir"], "history_dir")
     steps = check_int("steps", exp.default_steps() if steps is None else steps, 1)
     from .device import resolve_device
 
@@ -564,7 +807,7 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
 
             threads = max(1, (os.cpu_count() or 1) // jobs)
             parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
-            for row in parallel(delayed(_run_spec)(spec, threads) for spec in specs):
+            for row in parallel(delayed(_run_spec)(spec, threads, os.getpid()) for spec in specs):
                 collect(row)
     finally:
         bar.close()
@@ -576,11 +819,15 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
 
 
 def summarize(table, by: Sequence[str] = ("experiment", "setting_value", "method"), value: str = "test_error"):
-    """Mean, std and count of ``value`` over seeds, per ``by`` group (a ``pandas.DataFrame``)."""
+    """Mean, std and count of ``value`` over seeds, per ``by`` group (a ``pandas.DataFrame``). A run that appears
+    twice (same key, e.g. two tables concatenated) is counted once: its last row."""
+    if len(table) and all(c in table.columns for c in KEY_COLUMNS):
+        table = table[~table.apply(lambda r: row_key(r), axis=1).duplicated(keep="last")]
     return (table.groupby(list(by))[value].agg(["mean", "std", "count"]).reset_index())
 
 
 __all__ = ["ADABOOST", "EXPERIMENTS", "Experiment", "FIG8_METHODS", "KEY_COLUMNS", "ROW_COLUMNS", "EXTRA_COLUMNS",
-           "METHOD_REVISIONS", "RESULTS_VERSION", "RunSpec", "append_row", "finished_keys", "finished_rows",
+           "METHOD_REVISIONS", "RESULTS_VERSION", "RunSpec", "append_row", "check_output_dir", "check_results_path",
+           "finished_keys", "finished_rows",
            "get_experiment", "make_dataset", "plan_sweep", "read_results", "resolve_data_source", "resolve_methods",
            "row_key", "run_one", "stale_rows", "summarize", "sweep"]

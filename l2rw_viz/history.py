@@ -7,11 +7,23 @@ set so that a saved ``.npz`` file alone can be animated (noisy vs clean, minorit
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# Version of the file layout written by History.save (stored as the array "format_version"; files written before
+# it existed have none and are version 1). Bump when the layout changes in a way older readers cannot follow.
+FORMAT_VERSION = 1
+
+
+class HistoryFileError(ValueError):
+    """A file is not a readable History: missing, damaged, not a History, another version, or inconsistent arrays.
+    The message names the file and what is wrong."""
+
 
 _ARRAYS = ("steps", "indices", "weights", "train_loss", "weighted_loss", "val_loss", "eval_steps", "test_acc",
            "val_acc", "test_loss", "y", "y_clean", "is_noisy", "is_minority")
@@ -118,24 +130,104 @@ class History:
 
     # --- persistence ---------------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write a compressed ``.npz`` (arrays + JSON meta) atomically; returns the path."""
+        """Write a compressed ``.npz`` (arrays + JSON meta) atomically; returns the path.
+
+        Raises ``ValueError`` naming ``path`` if it is a directory; a failed write leaves no temporary file.
+        """
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
+        if path.is_dir():
+            raise ValueError(f"path={str(path)!r} is a directory; allowed: a file name ending in .npz")
         tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, **{k: getattr(self, k) for k in _ARRAYS}, meta=np.array(json.dumps(self.meta)))
-        tmp.replace(path)
+        try:
+            np.savez_compressed(tmp, **{k: getattr(self, k) for k in _ARRAYS}, meta=np.array(json.dumps(self.meta)),
+                                format_version=np.array(FORMAT_VERSION))
+            tmp.replace(path)
+        except BaseException:
+            if tmp.is_file():
+                tmp.unlink()
+            raise
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> "History":
-        """Read a History written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as f:
-            arrays = {k: f[k] for k in _ARRAYS}
-            meta = json.loads(str(f["meta"]))
+        """Read a History written by :meth:`save`.
+
+        Raises:
+            HistoryFileError: (a ``ValueError``) the file is missing, damaged, not a History, written by another
+                version, or its arrays disagree in shape; the message names the file.
+        """
+        path = Path(path)
+        where = f"History file {str(path)!r}"
+        if not path.exists():
+            raise HistoryFileError(f"{where} does not exist")
+        if path.is_dir():
+            raise HistoryFileError(f"{where} is a directory; allowed: a .npz file written by History.save")
+        if not zipfile.is_zipfile(path):
+            raise HistoryFileError(f"{where} is not a History: not an .npz archive (damaged, or another kind of "
+                                   "file); write one with History.save")
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                names = set(f.files)
+                missing = [k for k in _ARRAYS + ("meta",) if k not in names]
+                if missing:
+                    raise HistoryFileError(f"{where} is not a History: it lacks the arrays {missing}")
+                version = int(f["format_version"]) if "format_version" in names else 1
+                if version != FORMAT_VERSION:
+                    raise HistoryFileError(f"{where} was written by another version of l2rw-viz (file format "
+                                           f"{version}; this version reads {FORMAT_VERSION})")
+                arrays = {k: f[k] for k in _ARRAYS}
+                meta = json.loads(str(f["meta"]))
+        except HistoryFileError:
+            raise
+        # a damaged archive fails in many ways (bad CRC, cut stream, pickled or garbled members, bad JSON)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError) as error:
+            raise HistoryFileError(f"{where} is damaged ({type(error).__name__}: {_first_line(error)}); "
+                                   "it cannot be read, save the run again") from None
+        if not isinstance(meta, dict):
+            raise HistoryFileError(f"{where} is damaged: its meta is a {type(meta).__name__}, not a JSON object")
+        problem = _shape_problem(arrays)
+        if problem:
+            raise HistoryFileError(f"{where} has inconsistent arrays: {problem}")
         return cls(**arrays, meta=meta)
 
     def equals(self, other: "History") -> bool:
         """Exactly the same recorded numbers (meta's wall time excluded) — used by the determinism tests."""
         return all(np.array_equal(getattr(self, k), getattr(other, k), equal_nan=getattr(self, k).dtype.kind == "f")
                    for k in _ARRAYS)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    # numpy's advice for pickled members (allow_pickle=True) would be unsafe for a damaged file: never pass it on
+    return "unreadable member" if not text or "allow_pickle" in text[0] else text[0][:200]
+
+
+def _shape_problem(a: dict) -> str:
+    """What is inconsistent in a History's arrays (empty string when they agree)."""
+    r = len(a["steps"]) if a["steps"].ndim == 1 else -1
+    if r < 0:
+        return f"steps has shape {a['steps'].shape}; expected (R,)"
+    if a["indices"].ndim != 2 or len(a["indices"]) != r or a["weights"].shape != a["indices"].shape:
+        return (f"indices {a['indices'].shape} and weights {a['weights'].shape} must both be (R, B) with "
+                f"R = len(steps) = {r}")
+    for k in ("train_loss", "weighted_loss", "val_loss"):
+        if a[k].shape != (r,):
+            return f"{k} has shape {a[k].shape}; expected ({r},) like steps"
+    e = a["eval_steps"].shape
+    for k in ("test_acc", "val_acc", "test_loss"):
+        if len(e) != 1 or a[k].shape != e:
+            return f"{k} has shape {a[k].shape}; expected {e} like eval_steps"
+    n = a["y"].shape
+    for k in ("y_clean", "is_noisy", "is_minority"):
+        if len(n) != 1 or a[k].shape != n:
+            return f"{k} has shape {a[k].shape}; expected {n} like y"
+    kinds = {"steps": "iu", "indices": "iu", "eval_steps": "iu", "y": "iu", "y_clean": "iu", "is_noisy": "b",
+             "is_minority": "b", "weights": "f", "train_loss": "f", "test_acc": "f"}
+    for k, allowed in kinds.items():
+        if a[k].dtype.kind not in allowed:
+            return f"{k} has dtype {a[k].dtype}"
+    if a["indices"].size and (a["indices"].min() < 0 or a["indices"].max() >= n[0]):
+        return f"indices range over [{a['indices'].min()}, {a['indices'].max()}] but y has {n[0]} examples"
+    return ""

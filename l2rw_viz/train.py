@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checks import check_choice, check_in_range, check_int, check_model
+from .checks import (check_choice, check_dataset_sets, check_in_range, check_int, check_model, check_model_output,
+                     check_seed)
 from .data.dataset import BiasedDataset
 from .device import describe_device, resolve_device
 from .history import History
@@ -110,7 +111,8 @@ def train(model: nn.Module, dataset: BiasedDataset, method: str | Method = "plai
             identical History.
     Raises:
         ValueError: a bad argument (named, with its value and the allowed range) — before any training.
-        TrainingDivergedError: the loss became NaN/inf (lower ``lr`` helps).
+        TrainingDivergedError: the loss became NaN/inf (the data was checked finite first, so a smaller ``lr``
+            helps).
     """
     steps = check_int("steps", steps, 1)
     batch_size = check_int("batch_size", batch_size, 1)
@@ -120,11 +122,13 @@ def train(model: nn.Module, dataset: BiasedDataset, method: str | Method = "plai
     eval_every = check_int("eval_every", eval_every, 1)
     record_every = check_int("record_every", record_every, 1)
     check_choice("on_zero_weights", on_zero_weights, ["skip", "step"])
-    seed = check_int("seed", seed, 0)
+    seed = check_seed("seed", seed)
     if not isinstance(dataset, BiasedDataset):
         raise ValueError(f"dataset={type(dataset).__name__} is not allowed; allowed: a BiasedDataset")
     check_model(model)
     method = get_method(method)
+    # every set must give real numbers before the first step (an empty or NaN set would be reported as a result)
+    check_dataset_sets(dataset, needs_validation=method.uses_validation, method=method.name)
     dev = resolve_device(device)
 
     # deterministic kernels for this run only: the caller's global setting is restored afterwards
@@ -156,6 +160,8 @@ def _run(model: nn.Module, dataset: BiasedDataset, method: Method, dev: torch.de
     x, y = data.x.to(dev), data.y.to(dev)
     x_val, y_val = data.x_val.to(dev), data.y_val.to(dev)
     x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
+    # the model against the data, before training: one forward on two examples (no grad, eval mode, RNG restored)
+    check_model_output(model, x[:2], data.num_classes)
     optimizer = torch.optim.SGD(train_model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     sampler = method.make_sampler(data, batch_size, rng)
 

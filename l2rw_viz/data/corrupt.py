@@ -26,11 +26,15 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..checks import check_choice, check_in_range, check_int
+from ..checks import check_choice, check_in_range, check_int, check_seed
 from .dataset import BiasedDataset
 from .mnist import MNIST_SOURCES, MnistPool, load_mnist
 from .splits import spread_evenly, take_per_class
 from .toy import TOY_KINDS, make_toy
+
+# Upper bound on a requested training or test set size: far above any real use (full MNIST has 70,000 images), low
+# enough that a typo (n_train=10**9) fails at once instead of generating toy points for minutes.
+MAX_SET_SIZE = 1_000_000
 
 DATA_KINDS = ("mnist",) + TOY_KINDS
 FLIP_MODES = ("uniform", "background")
@@ -76,7 +80,7 @@ def _flip(y, rate, mode, num_classes, background_class, seed) -> tuple[torch.Ten
     rate = check_in_range("rate", rate, 0.0, 1.0, high_open=True)
     check_choice("mode", mode, FLIP_MODES)
     num_classes = check_int("num_classes", num_classes, 2)
-    seed = check_int("seed", seed, 0)
+    seed = check_seed("seed", seed)
     labels = torch.as_tensor(y).detach().cpu()
     if labels.ndim != 1 or labels.is_floating_point() or labels.dtype == torch.bool:
         raise ValueError(f"y has shape {tuple(labels.shape)} and dtype {labels.dtype}; allowed: a 1-D integer "
@@ -177,6 +181,14 @@ def _draw_splits(pool: _Pool, train: dict[int, int] | Callable[[np.ndarray], dic
     else:
         available = np.ones(len(pool.y), dtype=bool)
         test_idx = take_per_class(pool.y, test, available, rng, f"test set ({args['test']})")
+    if not pool.has_official_test:
+        # test and validation share the pool: when the test set leaves too few, blame the test set's size
+        for c, k in val.items():
+            if _free(pool, available, c) < k:
+                total = int((pool.y == c).sum())
+                raise ValueError(f"{args['test']} takes {test.get(c, 0)} of the {total} examples of class {c} in "
+                                 f"the {pool.source} pool, leaving {_free(pool, available, c)} for the validation "
+                                 f"set ({args['val']}), which needs {k}; allowed: a smaller n_test")
     val_idx = take_per_class(pool.y, val, available, rng, f"validation set ({args['val']})")
     counts = train(available) if callable(train) else train
     train_idx = rng.permutation(take_per_class(pool.y, counts, available, rng, f"training set ({args['train']})"))
@@ -192,8 +204,8 @@ def _check_data(data: str) -> str:
     return check_choice("data", data, DATA_KINDS)
 
 
-def _check_even(name: str, value: Any, low: int) -> int:
-    v = check_int(name, value, low)
+def _check_even(name: str, value: Any, low: int, high: int | None = None) -> int:
+    v = check_int(name, value, low, high)
     if v % 2:
         raise ValueError(f"{name}={value!r} is odd; allowed: an even integer >= {low} (half from each class)")
     return v
@@ -246,11 +258,11 @@ def _imbalanced(data, minority, majority, proportion, n_train, n_val, n_test, se
         raise ValueError(f"minority={minority} equals majority={majority}; allowed: two different classes")
     proportion = check_in_range("proportion", proportion, 0.0, 1.0, low_open=True, high_open=True)
     n_val = _check_even("n_val", n_val, 2)
-    seed = check_int("seed", seed, 0)
+    seed = check_seed("seed", seed)
     if n_train is not None:
-        n_train = check_int("n_train", n_train, 2)
+        n_train = check_int("n_train", n_train, 2, MAX_SET_SIZE)
     if n_test is not None:
-        n_test = _check_even("n_test", n_test, 2)
+        n_test = _check_even("n_test", n_test, 2, MAX_SET_SIZE)
 
     if is_toy:
         n_train = TOY_N_TRAIN if n_train is None else n_train
@@ -353,7 +365,7 @@ def make_noisy(data: str = "mnist", *, rate: float = 0.4, mode: str = "uniform",
     rate = check_in_range("rate", rate, 0.0, 1.0, high_open=True)
     check_choice("mode", mode, FLIP_MODES)
     n_val_per_class = check_int("n_val_per_class", n_val_per_class, 1)
-    seed = check_int("seed", seed, 0)
+    seed = check_seed("seed", seed)
     is_toy = data != "mnist"
     classes = [0, 1] if is_toy else list(range(10))
     if background_class is not None:
@@ -362,9 +374,9 @@ def make_noisy(data: str = "mnist", *, rate: float = 0.4, mode: str = "uniform",
                              f"allowed with mode={mode!r}: None")
         check_int("background_class", background_class, 0, len(classes) - 1)
     if n_train is not None:
-        n_train = check_int("n_train", n_train, len(classes))
+        n_train = check_int("n_train", n_train, len(classes), MAX_SET_SIZE)
     if n_test is not None:
-        n_test = check_int("n_test", n_test, len(classes))
+        n_test = check_int("n_test", n_test, len(classes), MAX_SET_SIZE)
 
     rng = np.random.default_rng(_seed_for(seed, 0))
     if is_toy:

@@ -23,6 +23,7 @@ import http.client
 import logging
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -54,6 +55,13 @@ MNIST_FILES: dict[str, str] = {
 # "auto" must not stall a notebook on a machine without internet: a short timeout, and after one failure in a
 # process it stops trying (every later "auto" call goes straight to the subset).
 AUTO_TIMEOUT_S = 3.0
+# A per-read timeout does not bound a mirror that trickles bytes: the whole attempt (all four files, every mirror)
+# has a deadline too. "auto" then falls back to the subset; "full" raises. 11 MB take a few seconds on a normal
+# connection.
+AUTO_DEADLINE_S = 30.0
+FULL_DEADLINE_S = 900.0
+# A partial download (".name.XXXX.part") not written to for this long was left by a killed process: removed.
+STALE_PART_S = 600.0
 _auto_network_failed = False
 
 log = logging.getLogger(__name__)
@@ -92,7 +100,7 @@ def default_cache_dir() -> Path:
 
 def load_mnist(source: str = "auto", cache_dir: str | os.PathLike | None = None, progress: bool = True, *,
                mirrors: Sequence[str] | None = None, checksums: Mapping[str, str] | None = None,
-               timeout: float | None = None) -> MnistPool:
+               timeout: float | None = None, deadline: float | None = None) -> MnistPool:
     """Load an MNIST pool (see the module docstring for the sources).
 
     Args:
@@ -103,6 +111,8 @@ def load_mnist(source: str = "auto", cache_dir: str | os.PathLike | None = None,
         checksums: file name -> hex digest (32 hex digits: MD5, 64: SHA-256) for the four files
             (default ``MNIST_FILES``). Tests inject their own mirrors and checksums.
         timeout: seconds per network operation; ``None``: 30 for ``"full"``, ``AUTO_TIMEOUT_S`` for ``"auto"``.
+        deadline: seconds for the whole download attempt (every file and mirror); ``None``: ``FULL_DEADLINE_S``
+            for ``"full"``, ``AUTO_DEADLINE_S`` for ``"auto"`` (which then uses the subset and says why).
 
     Returns:
         A fresh ``MnistPool`` (its tensors are copies: changing them does not touch the in-process cache).
@@ -114,6 +124,8 @@ def load_mnist(source: str = "auto", cache_dir: str | os.PathLike | None = None,
     check_choice("source", source, MNIST_SOURCES)
     if timeout is not None:
         check_in_range("timeout", timeout, 0.0, 3600.0, low_open=True)
+    if deadline is not None:
+        check_in_range("deadline", deadline, 0.0, 24 * 3600.0, low_open=True)
     directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     files = dict(MNIST_FILES if checksums is None else checksums)
     urls = tuple(MNIST_MIRRORS if mirrors is None else mirrors)
@@ -122,10 +134,13 @@ def load_mnist(source: str = "auto", cache_dir: str | os.PathLike | None = None,
         return _pool_from_arrays(*_subset_arrays(), source="subset")
     if source == "full":
         paths = download_mnist(directory, mirrors=urls, checksums=files, progress=progress,
-                               timeout=30.0 if timeout is None else timeout)
+                               timeout=30.0 if timeout is None else timeout,
+                               deadline=FULL_DEADLINE_S if deadline is None else deadline)
         return _pool_from_arrays(*_full_arrays(*(str(p) for p in paths)), source="full")
 
     # auto: cached full files need no network; otherwise try a short download once per process.
+    if directory.is_dir():
+        clean_stale_parts(directory)
     if cached_mnist_complete(directory, checksums=files):
         paths = [directory / name for name in files]
         log.info("load_mnist(source='auto'): using full MNIST cached in %s", directory)
@@ -134,7 +149,8 @@ def load_mnist(source: str = "auto", cache_dir: str | os.PathLike | None = None,
     if not _auto_network_failed:
         try:
             paths = download_mnist(directory, mirrors=urls, checksums=files, progress=progress,
-                                   timeout=AUTO_TIMEOUT_S if timeout is None else timeout)
+                                   timeout=AUTO_TIMEOUT_S if timeout is None else timeout,
+                                   deadline=AUTO_DEADLINE_S if deadline is None else deadline)
             warnings.warn(f"load_mnist(source='auto'): downloaded full MNIST into {directory}", stacklevel=2)
             return _pool_from_arrays(*_full_arrays(*(str(p) for p in paths)), source="full")
         except (MnistDownloadError, OSError) as error:
@@ -177,13 +193,15 @@ def cached_mnist_complete(cache_dir: str | os.PathLike, checksums: Mapping[str, 
 
 def download_mnist(cache_dir: str | os.PathLike | None = None, *, mirrors: Sequence[str] | None = None,
                    checksums: Mapping[str, str] | None = None, progress: bool = True,
-                   timeout: float = 30.0) -> list[Path]:
+                   timeout: float = 30.0, deadline: float | None = None) -> list[Path]:
     """Make sure the four MNIST files are in ``cache_dir`` and valid; download what is missing or corrupt.
 
     A cached file whose checksum matches is used as is (no network). Otherwise each mirror is tried in order:
     the bytes go to a temporary file in the same directory, are checked against the checksum, and only then
     renamed to the real name with ``os.replace`` (atomic on one file system). A failed or interrupted attempt
-    leaves no file behind.
+    leaves no file behind, and partial files that a killed process left (not written to for ``STALE_PART_S``)
+    are removed. ``timeout`` bounds each network operation, ``deadline`` (seconds, ``None``: no bound) the whole
+    attempt: a mirror that trickles bytes cannot keep it waiting.
 
     Returns:
         The four paths, in the order of ``checksums`` (train images, train labels, test images, test labels).
@@ -199,6 +217,9 @@ def download_mnist(cache_dir: str | os.PathLike | None = None, *, mirrors: Seque
     directory = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
+    clean_stale_parts(directory)
+    end = None if deadline is None else time.monotonic() + check_in_range("deadline", deadline, 0.0, 24 * 3600.0,
+                                                                            low_open=True)
     paths = []
     for name, expected in files.items():
         target = directory / name
@@ -211,8 +232,11 @@ def download_mnist(cache_dir: str | os.PathLike | None = None, *, mirrors: Seque
         for base in urls:
             url = base if base.endswith("/") else base + "/"
             url += name
+            if end is not None and time.monotonic() >= end:
+                failures.append(f"  {url}: not tried, the {deadline:g} s deadline of the download had passed")
+                continue
             try:
-                _fetch_verified(url, target, expected, progress=progress, timeout=timeout)
+                _fetch_verified(url, target, expected, progress=progress, timeout=timeout, end=end)
                 break
             # URLError and socket timeouts are OSErrors; a connection cut mid-body is an HTTPException
             except (OSError, ValueError, http.client.HTTPException) as error:
@@ -226,21 +250,53 @@ def download_mnist(cache_dir: str | os.PathLike | None = None, *, mirrors: Seque
     return paths
 
 
-def _fetch_verified(url: str, target: Path, expected: str, *, progress: bool, timeout: float) -> None:
-    """Stream ``url`` into a temporary file next to ``target``; rename it to ``target`` only if the digest matches."""
+def clean_stale_parts(directory: str | os.PathLike, older_than_s: float = STALE_PART_S) -> list[Path]:
+    """Remove partial downloads (``.NAME.XXXX.part``) in ``directory`` not modified for ``older_than_s`` seconds
+    (a killed download leaves one; a live one keeps writing to it). Returns the removed paths."""
+    removed = []
+    now = time.time()
+    for part in Path(directory).glob(".*.part"):
+        try:
+            if part.is_file() and now - part.stat().st_mtime > older_than_s:
+                part.unlink()
+                removed.append(part)
+        except FileNotFoundError:  # another process finished or removed it meanwhile
+            pass
+    return removed
+
+
+class DownloadDeadlineError(OSError):
+    """The whole download attempt ran past its deadline (e.g. a mirror trickling bytes)."""
+
+
+def _fetch_verified(url: str, target: Path, expected: str, *, progress: bool, timeout: float,
+                    end: float | None = None) -> None:
+    """Stream ``url`` into a temporary file next to ``target``; rename it to ``target`` only if the digest matches.
+    ``end``: ``time.monotonic()`` value after which the attempt stops (checked after every read; each read is
+    bounded by ``timeout``)."""
     from tqdm.auto import tqdm
+
+    def left() -> float:
+        if end is None:
+            return timeout
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            raise DownloadDeadlineError(f"stopped: the download's deadline passed (got {got} bytes so far)")
+        return min(timeout, remaining)
 
     h = hashlib.sha256() if len(expected) == 64 else hashlib.md5()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
+    got = 0
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=left()) as response:
             total = response.headers.get("Content-Length")
             total = int(total) if total and total.isdigit() else None
-            got = 0
             with tqdm(total=total, unit="B", unit_scale=True, desc=target.name, disable=not progress,
                       leave=False) as bar:
-                for chunk in iter(lambda: response.read(1 << 16), b""):
+                # read1: whatever one socket read brings (read(n) would wait for all n bytes of a slow mirror)
+                while chunk := response.read1(1 << 16):
+                    left()
                     out.write(chunk)
                     h.update(chunk)
                     got += len(chunk)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from sklearn.datasets import make_blobs, make_circles, make_moons
 
-from ..checks import check_choice, check_in_range, check_int
+from ..checks import check_choice, check_in_range, check_int, check_seed
 
 TOY_KINDS = ("moons", "blobs", "circles")
 
@@ -28,7 +28,7 @@ def make_toy(kind: str = "moons", n: int = 400, seed: int = 0, noise: float | No
 
     Args:
         kind: ``"moons"``, ``"blobs"`` or ``"circles"``.
-        n: number of points, at least 4; class sizes are ``n - n // 2`` (label 0) and ``n // 2`` (label 1).
+        n: number of points, 4 to 2,000,000; class sizes are ``n - n // 2`` (label 0) and ``n // 2`` (label 1).
         seed: the one seed; the same seed gives the same points.
         noise: moons/circles: std of the Gaussian jitter; blobs: cluster std (before standardising).
             ``None`` uses ``DEFAULT_NOISE[kind]``.
@@ -38,8 +38,8 @@ def make_toy(kind: str = "moons", n: int = 400, seed: int = 0, noise: float | No
         between kinds); ``y``: ``(n,)`` int64 in ``{0, 1}``. Points are in random (seeded) order.
     """
     check_choice("kind", kind, TOY_KINDS)
-    n = check_int("n", n, 4)
-    seed = check_int("seed", seed, 0)
+    n = check_int("n", n, 4, 2_000_000)  # far above any lecture use; a typo (10**9) fails at once
+    seed = check_seed("seed", seed)
     noise = DEFAULT_NOISE[kind] if noise is None else check_in_range("noise", noise, 0.0, 10.0)
 
     # scikit-learn accepts a (class 0, class 1) pair of sizes, which makes the balance exact rather than random.

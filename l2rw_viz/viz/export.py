@@ -36,6 +36,9 @@ def animation_figure(history: History, x: Any = None, groups: Sequence[str] | st
             :func:`~l2rw_viz.viz.plots.example_weights_at`; frame_ms: milliseconds per frame when playing.
     Frame ``f`` is named by its training step; its data are ``[points, curve per group...]``.
     """
+    n_frames = check_int("n_frames", n_frames, 1)
+    smooth = check_int("smooth", smooth, 1)
+    frame_ms = check_int("frame_ms", frame_ms, 1)
     if isinstance(groups, str) and groups != "auto":
         groups = [groups]
     groups = auto_groups(history) if groups in (None, "auto") else [check_choice("group", g, GROUPS) for g in groups]
@@ -149,7 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not src.is_file():
         parser.error(f"HISTORY {src} does not exist")
     try:
-        check_int("frames", args.frames, 1)
+        # the options by their command-line names, before any work
+        check_int("--frames", args.frames, 1)
+        check_int("--smooth", args.smooth, 1)
+        check_int("--frame-ms", args.frame_ms, 1)
+        out_path = Path(args.out)
+        if out_path.is_dir():
+            raise ValueError(f"OUT={args.out!r} is a directory; allowed: a file name such as run.html")
         out = export_html(src, args.out, groups=args.group or "auto", n_frames=args.frames, smooth=args.smooth,
                           mode=args.mode, frame_ms=args.frame_ms, title=args.title)
     except ValueError as exc:

@@ -24,6 +24,12 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 CHROMIUM = "/usr/bin/chromium"
+# How long any wait in the browser may take (ms): every wait is on a condition, so a long bound costs nothing when
+# things are fast, and on a loaded 2-core CI machine (training, kernel start-up and plotly's 5 MB module all compete
+# for the CPU) a run that takes 3-4x its quiet time still passes. L2RW_BROWSER_WAIT_S overrides it.
+WAIT_MS = int(float(os.environ.get("L2RW_BROWSER_WAIT_S", "240")) * 1000)
+# Server start-up (s): JupyterLab builds its page assets on the first request, slowly on a busy machine.
+SERVER_START_S = WAIT_MS / 1000
 # Flags checked in headless Debian Chromium (ENVIRONMENT_NOTES.md); swiftshader lets Scattergl (WebGL) draw.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--enable-unsafe-swiftshader"]
@@ -79,7 +85,7 @@ def _wait_http(url: str | None, port: int, proc: subprocess.Popen, timeout: floa
 
 
 @contextlib.contextmanager
-def serve(notebook: str | Path, kind: str = "voila", timeout: float = 60.0,
+def serve(notebook: str | Path, kind: str = "voila", timeout: float = SERVER_START_S,
           env: dict[str, str] | None = None) -> Iterator[str]:
     """Serve ``notebook`` on 127.0.0.1 (a free port) with ``kind`` = ``"voila"`` or ``"lab"``; yields the URL
     that opens it (Voila: the rendered app; Lab: ``/lab/tree/NB.ipynb?reset``). The server runs in its own process
@@ -130,14 +136,17 @@ def browser_page(width: int = 1400, height: int = 1000) -> Iterator[object]:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
+            # every Playwright wait (goto, click, wait_for) gets the same headroom, not its 30 s default
+            page.set_default_timeout(WAIT_MS)
+            page.set_default_navigation_timeout(WAIT_MS)
             yield page
         finally:
             browser.close()
 
 
-def run_all_in_lab(page, url: str, timeout_ms: int = 90_000) -> None:
+def run_all_in_lab(page, url: str, timeout_ms: int = WAIT_MS) -> None:
     """Open a notebook in JupyterLab 4, wait for an idle kernel, and run all cells from the Run menu."""
-    page.goto(url)
+    page.goto(url, timeout=timeout_ms)
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=timeout_ms)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_text("Run All Cells", exact=True).click()
@@ -153,17 +162,31 @@ def plot_data(page, index: int, expr: str):
                          index)
 
 
-def wait_for_plot(page, timeout_ms: int = 90_000) -> None:
+def wait_for_plot(page, timeout_ms: int = WAIT_MS) -> None:
     """Wait until a plotly figure is on the page."""
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=timeout_ms)
 
 
-def wait_for_explorer(page, timeout_ms: int = 90_000) -> None:
+def wait_for_explorer(page, timeout_ms: int = WAIT_MS) -> None:
     """Wait until the explorer's figure is drawn and shows both finished runs ("test accuracy" in both titles)."""
     wait_for_plot(page, timeout_ms)
     page.get_by_text("trained", exact=False).first.wait_for(timeout=timeout_ms)
     page.wait_for_function("() => (document.querySelector('.js-plotly-plot').layout.annotations || [])"
                            ".filter(a => a.text.includes('test accuracy')).length >= 2", timeout=timeout_ms)
+
+
+def wait_until_settled(page, index: int = 0, quiet_ms: int = 1000, timeout_ms: int = WAIT_MS) -> None:
+    """Wait until the ``index``-th plot has not changed (titles, trace lengths, point colours) for ``quiet_ms``:
+    plotly's last relayout is done, however long it took (a condition, not a fixed sleep)."""
+    page.wait_for_function(
+        "([i, quiet]) => { const gd = document.querySelectorAll('.js-plotly-plot')[i];"
+        " if (!gd || !gd.data) return false;"
+        " const s = JSON.stringify([(gd.layout.annotations || []).map(a => a.text),"
+        "   gd.data.map(t => [t.x ? t.x.length : 0, t.marker && t.marker.color ? Array.from(t.marker.color) : 0])]);"
+        " const now = Date.now(); const w = window.__l2rwSettle = window.__l2rwSettle || {};"
+        " if (w[i] === undefined || w[i].s !== s) { w[i] = {s: s, since: now}; return false; }"
+        " return now - w[i].since >= quiet; }",
+        arg=[index, quiet_ms], timeout=timeout_ms, polling=200)
 
 
 def take_screenshot(out: str | Path, workdir: str | Path, kind: str = "voila", state_json: str | None = None) -> Path:
@@ -178,9 +201,9 @@ def take_screenshot(out: str | Path, workdir: str | Path, kind: str = "voila", s
         if kind == "lab":
             run_all_in_lab(page, url)
         else:
-            page.goto(url, timeout=90_000)
+            page.goto(url, timeout=WAIT_MS)
         wait_for_explorer(page)
-        page.wait_for_timeout(1500)  # let plotly finish its last relayout
+        wait_until_settled(page)
         page.screenshot(path=str(out), full_page=True)
     return out
 

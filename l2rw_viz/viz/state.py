@@ -9,11 +9,27 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..checks import check_choice, check_in_range, check_int
+from ..checks import SEED_MAX, check_choice, check_in_range, check_int
 
 TOY_DATA = ("moons", "blobs", "circles")
 NOISE_MODES = ("uniform", "background")
 VIEW_MODES = ("mean", "last")
+DEVICES = ("auto", "cpu", "cuda")
+
+# The one source of ranges, ``(low, high, step)``, for the state's checks and the explorer's controls: any value a
+# state accepts, its control can show (a slider narrower than the state would clamp a saved state on screen while
+# training used the saved value). ``lr``'s control is a log slider over these bounds.
+RANGES: dict[str, tuple] = {
+    "proportion": (0.5, 0.99, 0.005),
+    "noise_rate": (0.0, 0.6, 0.01),
+    "n_val": (2, 100, 2),
+    "n_train": (40, 5000, 10),
+    "lr": (1e-4, 1.0, None),
+    "steps": (10, 5000, 10),
+    "batch_size": (4, 512, 1),
+    "seed": (0, SEED_MAX, 1),
+    "smooth": (1, 500, 1),
+}
 
 
 @dataclass
@@ -22,6 +38,7 @@ class ExplorerState:
 
     Attributes:
         data: toy problem, ``"moons"``, ``"blobs"`` or ``"circles"``.
+        Numeric ranges are ``RANGES`` (shared with the explorer's controls):
         proportion: share of the majority class in training, in ``[0.5, 0.99]`` (0.5: balanced).
         noise_rate: fraction of training labels flipped, in ``[0, 0.6]``.
         noise_mode: ``"uniform"`` or ``"background"`` flips.
@@ -29,15 +46,15 @@ class ExplorerState:
         n_train: training points (``40..5000``).
         method: the method drawn in the main panel (a registered name, e.g. ``"l2rw"``).
         baseline: the method drawn beside it (e.g. ``"plain"``).
-        lr: SGD learning rate, ``(0, 1]``. steps: SGD steps (``10..5000``). batch_size: ``4..512``.
-        seed: the one seed (data, batches, initial weights).
+        lr: SGD learning rate, ``[1e-4, 1]``. steps: SGD steps (``10..5000``). batch_size: ``4..512``.
+        seed: the one seed (data, batches, initial weights), ``0..2**32 - 1``.
         The defaults (moons, 90% majority, 20% flips, lr 0.01, batch 64) show both halves of the paper's story in
         about a second: measured mean weight x B over the second half of a run, flipped 0.80 < clean 1.04, and
         minority 3.15 > majority 0.77 (L2RW test accuracy 0.83 vs plain 0.79).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         frame: recorded-step index the view shows (``-1``: the latest).
         weight_view: ``"mean"`` (mean weight so far) or ``"last"`` (weight at the last draw).
-        smooth: moving-window length of the trajectory plot, in recorded steps.
+        smooth: moving-window length of the trajectory plot, in recorded steps (``1..500``).
     """
 
     data: str = "moons"
@@ -64,24 +81,25 @@ class ExplorerState:
         """Raise ``ValueError`` naming the first bad field (and its allowed range); returns ``self``."""
         from ..methods import available_methods
 
+        r = RANGES
         check_choice("data", self.data, TOY_DATA)
-        self.proportion = check_in_range("proportion", self.proportion, 0.5, 0.99)
-        self.noise_rate = check_in_range("noise_rate", self.noise_rate, 0.0, 0.6)
+        self.proportion = check_in_range("proportion", self.proportion, *r["proportion"][:2])
+        self.noise_rate = check_in_range("noise_rate", self.noise_rate, *r["noise_rate"][:2])
         check_choice("noise_mode", self.noise_mode, NOISE_MODES)
-        self.n_val = check_int("n_val", self.n_val, 2, 100)
+        self.n_val = check_int("n_val", self.n_val, *r["n_val"][:2])
         if self.n_val % 2:
             raise ValueError(f"n_val={self.n_val} is odd; allowed: even numbers in [2, 100] (half per class)")
-        self.n_train = check_int("n_train", self.n_train, 40, 5000)
+        self.n_train = check_int("n_train", self.n_train, *r["n_train"][:2])
         check_choice("method", self.method, available_methods())
         check_choice("baseline", self.baseline, available_methods())
-        self.lr = check_in_range("lr", self.lr, 0.0, 1.0, low_open=True)
-        self.steps = check_int("steps", self.steps, 10, 5000)
-        self.batch_size = check_int("batch_size", self.batch_size, 4, 512)
-        self.seed = check_int("seed", self.seed, 0)
-        check_choice("device", self.device, ["auto", "cpu", "cuda"])
+        self.lr = check_in_range("lr", self.lr, *r["lr"][:2])
+        self.steps = check_int("steps", self.steps, *r["steps"][:2])
+        self.batch_size = check_int("batch_size", self.batch_size, *r["batch_size"][:2])
+        self.seed = check_int("seed", self.seed, *r["seed"][:2])
+        check_choice("device", self.device, DEVICES)
         self.frame = check_int("frame", self.frame, -1)
         check_choice("weight_view", self.weight_view, VIEW_MODES)
-        self.smooth = check_int("smooth", self.smooth, 1, 500)
+        self.smooth = check_int("smooth", self.smooth, *r["smooth"][:2])
         return self
 
     def training_key(self) -> tuple:

@@ -29,7 +29,7 @@ from .live import BackgroundTrainer, ToyRun, toy_dataset, train_toy
 from .plots import (GROUP_COLORS, GROUP_LABELS, GROUPS, TEMPLATE, WEIGHT_COLORSCALE, BoundaryGrid, _toy_layout,
                     add_toy_traces, auto_groups, example_weights_at, frame_indices, grid_bounds, marker_sizes,
                     weight_trajectory_figure)
-from .state import NOISE_MODES, TOY_DATA, ExplorerState
+from .state import NOISE_MODES, RANGES, TOY_DATA, ExplorerState
 
 
 def sync_widget_state(fig: go.FigureWidget) -> None:
@@ -280,6 +280,37 @@ def _device_options() -> list[str]:
     return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+def _bounds(name: str) -> dict:
+    """``min``/``max``/``step`` of a control from ``RANGES``, the state's own ranges (one source for both).
+
+    A stepped slider would snap an off-grid saved value (steps 15 on a step-10 slider), so integer controls step
+    by 1 and float ones by a fine step; ``RANGES``' step is the grid a state is saved on, not a restriction."""
+    low, high, step = RANGES[name]
+    if isinstance(low, int) and isinstance(high, int):
+        return {"min": low, "max": high, "step": 2 if name == "n_val" else 1}
+    return {"min": low, "max": high, "step": step}
+
+
+def _control_problem(name: str, control: Any, value: Any) -> str:
+    """Why ``control`` cannot show ``value`` exactly (empty string when it can): checked for every control before
+    a state is applied, so applying is all or nothing."""
+    if hasattr(control, "options"):
+        allowed = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        if value not in allowed:
+            why = " (no CUDA GPU on this machine)" if name == "device" and value == "cuda" else ""
+            return f"{name}={value!r} is not available here{why}; allowed: {', '.join(map(repr, allowed))}"
+        return ""
+    if isinstance(control, widgets.FloatLogSlider):
+        low, high = control.base ** control.min, control.base ** control.max
+    elif hasattr(control, "min"):
+        low, high = control.min, control.max
+    else:
+        return ""
+    if not low * (1 - 1e-12) <= value <= high * (1 + 1e-12):
+        return f"{name}={value!r} is outside its control's range; allowed: [{low:g}, {high:g}]"
+    return ""
+
+
 class ToyExplorer(widgets.VBox):
     """Sliders for the data, the bias, the method and the optimiser; every change retrains the toy problem in the
     background and streams the run into the figures (method on the left, baseline on the right, weight curves
@@ -303,34 +334,37 @@ class ToyExplorer(widgets.VBox):
         self.trainer = BackgroundTrainer(self._on_result, self._on_error, debounce_s=debounce_s)
         methods = available_methods()
         s = self._state
+        if s.device not in _device_options():  # a state saved on a GPU machine: say so instead of a TraitError
+            raise ValueError(_control_problem("device", widgets.Dropdown(options=_device_options()), s.device))
         style = {"description_width": "105px"}
         wide = widgets.Layout(width="330px")
         self.controls = {
             "data": widgets.Dropdown(options=list(TOY_DATA), value=s.data, description="data set", style=style,
                                      layout=wide),
-            "proportion": widgets.FloatSlider(value=s.proportion, min=0.5, max=0.99, step=0.01, description="majority share",
-                                              continuous_update=False, style=style, layout=wide),
-            "noise_rate": widgets.FloatSlider(value=s.noise_rate, min=0.0, max=0.6, step=0.05, description="flip rate",
+            "proportion": widgets.FloatSlider(value=s.proportion, **_bounds("proportion"), description="majority share",
+                                              readout_format=".3f", continuous_update=False, style=style, layout=wide),
+            "noise_rate": widgets.FloatSlider(value=s.noise_rate, **_bounds("noise_rate"), description="flip rate",
                                               continuous_update=False, style=style, layout=wide),
             "noise_mode": widgets.Dropdown(options=list(NOISE_MODES), value=s.noise_mode, description="flip type",
                                            style=style, layout=wide),
-            "n_val": widgets.IntSlider(value=s.n_val, min=2, max=50, step=2, description="clean val size",
+            "n_val": widgets.IntSlider(value=s.n_val, **_bounds("n_val"), description="clean val size",
                                        continuous_update=False, style=style, layout=wide),
             "method": widgets.Dropdown(options=methods, value=s.method, description="method", style=style, layout=wide),
             "baseline": widgets.Dropdown(options=methods, value=s.baseline, description="beside it", style=style,
                                          layout=wide),
-            "lr": widgets.FloatLogSlider(value=s.lr, base=10, min=-3, max=0, step=0.1, description="learning rate",
-                                         continuous_update=False, readout_format=".3f", style=style, layout=wide),
-            "steps": widgets.IntSlider(value=s.steps, min=50, max=1000, step=50, description="steps",
+            "lr": widgets.FloatLogSlider(value=s.lr, base=10, min=float(np.log10(RANGES["lr"][0])),
+                                         max=float(np.log10(RANGES["lr"][1])), step=0.1, description="learning rate",
+                                         continuous_update=False, readout_format=".2g", style=style, layout=wide),
+            "steps": widgets.IntSlider(value=s.steps, **_bounds("steps"), description="steps",
                                        continuous_update=False, style=style, layout=wide),
-            "seed": widgets.IntSlider(value=s.seed, min=0, max=20, description="seed", continuous_update=False,
-                                      style=style, layout=wide),
+            "seed": widgets.BoundedIntText(value=s.seed, **_bounds("seed"), description="seed", style=style,
+                                           layout=wide),
             "device": widgets.Dropdown(options=_device_options(), value=s.device, description="device", style=style,
                                        layout=wide),
             "weight_view": widgets.ToggleButtons(options=[("mean so far", "mean"), ("last draw", "last")],
                                                  value=s.weight_view, description="point size",
                                                  style={**style, "button_width": "90px"}),
-            "smooth": widgets.IntSlider(value=s.smooth, min=1, max=50, description="smoothing", style=style,
+            "smooth": widgets.IntSlider(value=s.smooth, **_bounds("smooth"), description="smoothing", style=style,
                                         continuous_update=False, layout=wide),
         }
         for name, w in self.controls.items():
@@ -361,16 +395,28 @@ class ToyExplorer(widgets.VBox):
         return self._state.replace()
 
     def set_state(self, state: ExplorerState) -> None:
-        """Move every control to ``state`` and retrain once (not once per control)."""
+        """Move every control to ``state`` and retrain once (not once per control).
+
+        All or nothing: every value is checked against its control first (e.g. ``device="cuda"`` on a machine
+        without a GPU), and a ``ValueError`` naming the field leaves the explorer exactly as it was.
+        """
         state = state.replace()
+        problems = [p for name, w in self.controls.items() if (p := _control_problem(name, w, getattr(state, name)))]
+        if problems:
+            raise ValueError("; ".join(problems))
         old = self._state
-        self._state = state
+        previous = {name: w.value for name, w in self.controls.items()}
         self._quiet = True
         try:
             for name, w in self.controls.items():
                 w.value = getattr(state, name)
+        except Exception as exc:  # a control refused after all: put every control back, keep the old state
+            for name, w in self.controls.items():
+                w.value = previous[name]
+            raise ValueError(f"state not applied ({type(exc).__name__}: {exc}); the explorer is unchanged") from exc
         finally:
             self._quiet = False
+        self._state = state
         if state.training_key() != old.training_key() or not self.runs:
             self.retrain()
         else:
@@ -388,7 +434,7 @@ class ToyExplorer(widgets.VBox):
     def _apply_box(self) -> None:
         try:
             self.set_state(ExplorerState.from_json(self.state_box.value))
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:  # nothing was applied (set_state is all or nothing)
             self._show_status(f"state not applied: {exc}", error=True)
 
     _quiet = False
