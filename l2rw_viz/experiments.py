@@ -116,11 +116,12 @@ class Experiment:
 
 
 IMBALANCE_METHODS = ("plain", "proportion", "resample", "hard_mining", "random", "l2rw", "oversample",
-                     "undersample", "smote", "clean_only", "finetune", ADABOOST)
+                     "undersample", "smote", "clean_only", "finetune", ADABOOST, "meta_weight_net")
 NOISE_METHODS = ("plain", "l2rw", "random", "clean_only", "finetune", "noise_layer", "noise_layer_conf",
-                 "bootstrap_soft", "bootstrap_hard", ADABOOST)
+                 "bootstrap_soft", "bootstrap_hard", ADABOOST, "meta_weight_net", "forward_correction",
+                 "backward_correction", "forward_correction_clean", "self_training", "mentornet_pd", "mentornet_dd")
 BOTH_METHODS = ("plain", "proportion", "resample", "hard_mining", "random", "l2rw", "smote", "clean_only",
-                "finetune", "noise_layer", "bootstrap_soft", ADABOOST)
+                "finetune", "noise_layer", "bootstrap_soft", ADABOOST, "meta_weight_net", "forward_correction")
 # The methods of the paper's Fig. 8 (MNIST class imbalance).
 FIG8_METHODS = ("plain", "proportion", "resample", "hard_mining", "random", "l2rw")
 
@@ -236,6 +237,17 @@ def method_for(method: str, exp: Experiment, steps: int, batch_size: int, lr: fl
         # half the run: at lr 1e-3 LeNet spends its first ~500 steps on a plateau (22% accuracy on noisy MNIST),
         # and a confusion matrix taken there is near-uniform and makes the noise layer collapse
         kw.update(pretrain_steps=max(1, steps // 2), pretrain_lr=lr, pretrain_batch_size=batch_size)
+    elif method in ("forward_correction", "backward_correction", "forward_correction_clean"):
+        # T is read off a plain model: the same half-run pre-training as noise_layer_conf, for the same reason
+        kw.update(pretrain_steps=max(1, steps // 2), pretrain_lr=lr, pretrain_batch_size=batch_size)
+    elif method == "self_training":
+        kw["round_steps"] = max(1, steps // 3)  # 3 rounds: relabel after the first and the second third
+    elif method == "mentornet_pd":
+        kw["total_steps"] = steps
+    elif method == "mentornet_dd":
+        # the mentor's student copy trains for half the run; about 40 snapshots of the validation set teach it
+        kw.update(total_steps=steps, pretrain_steps=max(1, steps // 2), pretrain_lr=lr, pretrain_batch_size=batch_size,
+                  snapshot_every=max(1, steps // 80))
     kw.update(overrides)
     return get_method(method, **kw)
 

@@ -116,7 +116,7 @@ def test_meta_weight_net_run_downweights_flipped_labels_and_records_its_curve():
 
 def test_weighting_function_figure_inputs():
     curve = {"steps": [0, 10, 20], "losses": [0.0, 1.0], "weights": [[0.5, 0.5], [0.6, 0.4], [0.7, 0.3]]}
-    steps, losses, weights = curve_arrays(curve)
+    steps, _, weights = curve_arrays(curve)
     assert steps.tolist() == [0, 10, 20] and weights.shape == (3, 2)
     assert pick_curves(np.arange(10), 3).tolist() == [0, 4, 9]
     assert curve_at(curve, 15)[0] == 10 and curve_at(curve, -1)[0] == 0

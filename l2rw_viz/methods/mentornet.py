@@ -28,7 +28,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -51,7 +50,7 @@ class LossPercentileAverage:
         self.value: float | None = None
 
     def update(self, losses: torch.Tensor, p: float) -> float:
-        """Fold in the ``p`` quantile (in [0, 1], linear interpolation) of ``(b,)`` ``losses``; returns the new value."""
+        """Fold in the ``p`` quantile (in [0, 1], interpolated) of ``(b,)`` ``losses``; returns the new value."""
         q = float(torch.quantile(losses.detach().double(), check_in_range("p", p, 0.0, 1.0)))
         self.value = q if self.value is None else self.decay * self.value + (1.0 - self.decay) * q
         return self.value
@@ -69,7 +68,7 @@ def corrupt_labels(y: torch.Tensor, num_classes: int, rate: float, generator: to
     ``(labels, flipped (m,) bool)``."""
     rate = check_in_range("rate", rate, 0.0, 1.0)
     m = len(y)
-    k = int(round(rate * m))
+    k = round(rate * m)
     flipped = torch.zeros(m, dtype=torch.bool)
     flipped[torch.randperm(m, generator=generator)[:k]] = True
     shift = torch.randint(1, max(num_classes, 2), (m,), generator=generator)   # never 0: the class always changes
@@ -302,7 +301,7 @@ class MentorNetDD(_Curriculum):
                              "snapshot_every": self.snapshot_every, "mentor_iters": self.mentor_iters}
         if self.mentor_fit:
             d["mentor_final_bce"] = self.mentor_fit[-1]
-            d["mentor_examples"] = int(len(self.mentor_data["target"]))
+            d["mentor_examples"] = len(self.mentor_data["target"])
         return d
 
 

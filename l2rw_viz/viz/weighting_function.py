@@ -26,7 +26,7 @@ def curve_arrays(source: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     History whose ``meta["method_settings"]`` holds ``"weight_curve"``, or a mapping with those three keys."""
     if hasattr(source, "weight_curve") and callable(source.weight_curve):
         source = source.weight_curve()
-    if hasattr(source, "meta") and isinstance(getattr(source, "meta"), Mapping):
+    if hasattr(source, "meta") and isinstance(source.meta, Mapping):
         settings = source.meta.get("method_settings", {})
         if "weight_curve" not in settings:
             raise ValueError(f"source is a History of method {source.meta.get('method')!r} without a recorded "
