@@ -67,3 +67,4 @@ def test_self_training_run_records_each_round_against_the_truth():
     # on this data the confident predictions fix more flipped labels than they break
     assert log[-1]["corrected"] > log[-1]["corrupted"]
     assert np.isfinite(h.final_test_accuracy)
+    assert h.meta["method_settings"]["rounds_log"] == log   # recorded with the run

@@ -13,7 +13,8 @@ from l2rw_viz.methods import get_method
 from l2rw_viz.methods.meta_weight_net import WeightNet, lookahead_validation_loss, sum_normalised
 from l2rw_viz.models import make_model
 from l2rw_viz.train import train
-from l2rw_viz.viz.weighting_function import curve_arrays, curve_at, pick_curves, weighting_function_figure
+from l2rw_viz.viz.weighting_function import (curve_arrays, curve_at, l2rw_points, pick_curves,
+                                             weighting_function_figure)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -99,6 +100,11 @@ def test_meta_weight_net_run_downweights_flipped_labels_and_records_its_curve():
     # learned under uniform flips: low losses (probably clean) weigh more than high ones (probably flipped)
     assert curve.weights[-1][3] > 2 * curve.weights[-1][20]   # V(0.3 nats) against V(2 nats)
     assert h.meta["method_settings"]["method"] == "meta_weight_net"
+    # the trainer stores describe() after training: the curve travels with the History (and its .npz)
+    steps, losses, weights = curve_arrays(h)
+    np.testing.assert_array_equal(steps, curve.steps)
+    np.testing.assert_allclose(weights, curve.weights, atol=1e-6)
+    np.testing.assert_allclose(losses, curve.losses)
     # same seed, same numbers
     again = train(make_model("toy_mlp", 2, (2,), seed=0), ds, get_method("meta_weight_net", curve_every=25),
                   steps=20, batch_size=50, lr=0.05, device="cpu", seed=0, eval_every=20, progress=False)
@@ -126,3 +132,18 @@ def test_weighting_function_figure_inputs():
         curve_arrays(3)
     with pytest.raises(ValueError, match="n_curves"):
         weighting_function_figure(curve, n_curves=0)
+
+
+def test_l2rw_points_are_the_l2rw_weights_of_the_batch():
+    from l2rw_viz.reweight import l2rw_weights
+
+    ds = make_noisy("moons", rate=0.4, mode="uniform", seed=0)
+    model = make_model("toy_mlp", 2, (2,), seed=0)
+    x, y = ds.x[:30], ds.y[:30]
+    pts = l2rw_points(model, x, y, ds.x_val, ds.y_val, is_noisy=ds.is_noisy[:30].numpy())
+    np.testing.assert_allclose(pts["weight"], 30 * l2rw_weights(model, x, y, ds.x_val, ds.y_val).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(pts["loss"], F.cross_entropy(model(x), y, reduction="none").detach().numpy(),
+                               rtol=1e-6)
+    assert (pts["group"] == np.where(ds.is_noisy[:30].numpy(), "noisy", "clean")).all()
+    with pytest.raises(ValueError, match="is_noisy"):
+        l2rw_points(model, x, y, ds.x_val, ds.y_val, is_noisy=[True])

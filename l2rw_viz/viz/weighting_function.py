@@ -100,6 +100,32 @@ def weighting_function_figure(source: Any, n_curves: int = 6, points: Mapping[st
     return fig
 
 
+def l2rw_points(model: Any, x: Any, y: Any, x_val: Any, y_val: Any, is_noisy: Any = None) -> dict[str, Any]:
+    """L2RW's weights of one batch against the same examples' losses, ready for ``weighting_function_figure(...,
+    points=...)``: ``{"loss": (b,) cross-entropy (nats), "weight": (b,) L2RW weight * b (1 = uniform), "group":
+    "noisy"/"clean" per example (when ``is_noisy`` (b,) bool is given), "name": "L2RW"}``.
+
+    ``model`` maps ``(b, *F)`` to logits; it is run in the mode it is in and not changed (the weights come from
+    :func:`l2rw_viz.reweight.l2rw_weights`). This is what Meta-Weight-Net replaces by one shared function.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from ..reweight import l2rw_weights
+
+    weights = l2rw_weights(model, x, y, x_val, y_val)
+    with torch.no_grad():
+        losses = F.cross_entropy(model(x), y, reduction="none")
+    out: dict[str, Any] = {"loss": losses.detach().cpu().numpy(), "name": "L2RW",
+                           "weight": (weights * len(y)).detach().cpu().numpy()}
+    if is_noisy is not None:
+        mask = np.asarray(is_noisy, dtype=bool).reshape(-1)
+        if len(mask) != len(y):
+            raise ValueError(f"is_noisy has length {len(mask)}; allowed: the batch size {len(y)}")
+        out["group"] = np.where(mask, "noisy", "clean")
+    return out
+
+
 def curve_at(source: Any, step: int) -> tuple[int, np.ndarray, np.ndarray]:
     """``(sampled step, losses (G,), weights (G,))``: the curve sampled last at or before ``step`` (the first one
     if ``step`` precedes them all)."""
@@ -109,4 +135,4 @@ def curve_at(source: Any, step: int) -> tuple[int, np.ndarray, np.ndarray]:
     return int(steps[k]), losses, weights[k]
 
 
-__all__ = ["curve_arrays", "curve_at", "pick_curves", "weighting_function_figure"]
+__all__ = ["curve_arrays", "curve_at", "l2rw_points", "pick_curves", "weighting_function_figure"]
