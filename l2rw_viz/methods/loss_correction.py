@@ -16,7 +16,7 @@ How ``T`` is estimated (``estimator``): a plain copy of the network is first tra
 (``pretrain_steps``, *extra* budget on top of the run's ``steps``, as for ``noise_layer_conf``; the run itself then
 starts again from the initial weights, as in Patrini et al.), and its softmax ``p^(noisy label | x)`` gives
 
-- ``"anchor"`` (Patrini et al.'s estimator, Eq. 12-13): for each class ``i`` the training example with the
+- ``"anchor"`` (Patrini et al.'s anchor-point estimator): for each class ``i`` the training example with the
   ``anchor_quantile`` quantile (their 97%) of ``p^(i | x)`` is taken as an anchor point of class ``i``, and
   ``T[i, :] = p^(. | x_anchor)``. Uses the noisy training set only.
 - ``"clean"``: ``T[i, :]`` = the mean of ``p^(. | x)`` over the *clean validation* examples of class ``i`` (the

@@ -81,7 +81,7 @@ def lookahead_validation_loss(model: nn.Module, weight_fn: Callable[[torch.Tenso
     ``theta^ = theta - lr * grad_theta sum_i w_i L_i(theta)`` with ``w = weight_fn(L(theta).detach())`` (``(b,) ->
     (b,)``, with graph to whatever it is computed from), then ``mean_j loss(f(x_val_j; theta^), y_val_j)``, with
     the graph through the look-ahead (``create_graph=True``), so ``backward`` reaches ``weight_fn``'s parameters
-    (Shu et al., 2019, Eq. 4-5). The model's parameters, ``.grad`` and buffers are left untouched
+    (Shu et al., 2019, Algorithm 1, the meta step). The model's parameters, ``.grad`` and buffers are left untouched
     (``torch.func.functional_call`` on detached leaves, cloned buffers).
 
     Returns:
