@@ -81,3 +81,24 @@ def test_modifiers_wrap_a_model_method():
     model, h = _run(ds, method)
     assert method.base.wrapped is not None and method.base.wrapped.base is model
     assert h.meta["method"] == "noise_layer+es+ft" and np.isfinite(h.final_test_accuracy)
+
+
+def test_cli_runs_and_sweeps_suffixed_names(tmp_path, capsys):
+    from l2rw_viz.cli import main
+    from l2rw_viz.experiments import read_results
+    from l2rw_viz.history import History
+
+    out = tmp_path / "r.csv"
+    assert main(["run", "toy-noise", "--method", "plain+ft+es", "--steps", "20", "--device", "cpu", "--out",
+                 str(out), "--history-dir", str(tmp_path / "h")]) == 0
+    table = read_results(out)
+    assert table["method"].tolist() == ["plain+es+ft"]                       # the canonical spelling is the key
+    (path,) = (tmp_path / "h").glob("*.npz")
+    meta = History.load(path).meta
+    assert meta["method"] == "plain+es+ft" and meta["method_settings"]["ft_switch_step"] == 18
+    assert main(["sweep", "toy-noise", "--methods", "plain+es", "--settings", "uniform", "--seeds", "0", "--steps",
+                 "20", "--device", "cpu", "--out", str(out), "--no-progress"]) == 0
+    assert sorted(read_results(out)["method"]) == ["plain+es", "plain+es+ft"]
+    with pytest.raises(SystemExit):
+        main(["run", "toy-noise", "--method", "plain+magic"])
+    assert "suffix" in capsys.readouterr().err
