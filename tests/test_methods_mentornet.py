@@ -41,6 +41,8 @@ def test_synthetic_corruption_always_changes_the_class():
     y = torch.arange(10) % 3
     labels, flipped = corrupt_labels(y, 3, 0.4, torch.Generator().manual_seed(0))
     assert int(flipped.sum()) == 4
+    # per class: round(0.4 * 4) = 2 of class 0, round(0.4 * 3) = 1 of classes 1 and 2
+    assert [int(flipped[y == c].sum()) for c in range(3)] == [2, 1, 1]
     assert (labels[flipped] != y[flipped]).all() and (labels[~flipped] == y[~flipped]).all()
     assert ((labels >= 0) & (labels < 3)).all()
 

@@ -13,11 +13,12 @@ percentile of the batch's losses, so "high loss" is measured against what is typ
   progress)`` (label embedding of 2 numbers, 20 tanh hidden units, sigmoid output; the paper's LSTM over the loss
   history is left out: one step of history is the loss difference) is *learned* where the truth is known, then
   weights the student's batches. As in the paper, the truth comes from synthetic corruption: the clean validation
-  set's labels are flipped (``synthetic_rate`` of them, uniformly to another class), a copy of the student is
+  set's labels are flipped (``synthetic_rate`` of each class, uniformly to another class), a copy of the student is
   trained plain on the training set plus these corrupted validation examples (``pretrain_steps``, *extra* budget on
   top of the run's ``steps``), and every ``snapshot_every`` steps the features of the validation examples are
   recorded with target 1 (label kept) or 0 (label flipped). The mentor is fitted to these by binary
-  cross-entropy (Adam), then frozen; the run starts the student again from its initial weights.
+  cross-entropy (Adam), then frozen; the run starts the student again from its initial weights, with uniform
+  weights for a burn-in (``burn_in``, 20% of the run) before the mentor takes over.
 
 The weights ``v`` of a batch are normalised to sum 1 (the project's convention, also L2RW's); the paper divides by
 the batch size, which only rescales the step.
@@ -64,14 +65,20 @@ def self_paced_weights(losses: torch.Tensor, threshold: float) -> torch.Tensor:
 
 def corrupt_labels(y: torch.Tensor, num_classes: int, rate: float, generator: torch.Generator
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flip ``round(rate * m)`` of ``(m,)`` labels, each to a different class drawn uniformly; returns
-    ``(labels, flipped (m,) bool)``."""
+    """Flip ``round(rate * m_c)`` of the ``m_c`` labels of each class ``c`` in ``(m,)`` ``y``, each to a different
+    class drawn uniformly; returns ``(labels, flipped (m,) bool)``.
+
+    Per class, not over the whole set: on a clean set of a few examples per class, an unstratified draw can flip
+    mostly one class, and the mentor then learns "this *label* is flipped" instead of "this *loss* looks flipped"
+    (measured on toy moons, 20 clean examples: the mentor weighted one label down and the student predicted the
+    other class everywhere, 50% error)."""
     rate = check_in_range("rate", rate, 0.0, 1.0)
-    m = len(y)
-    k = round(rate * m)
-    flipped = torch.zeros(m, dtype=torch.bool)
-    flipped[torch.randperm(m, generator=generator)[:k]] = True
-    shift = torch.randint(1, max(num_classes, 2), (m,), generator=generator)   # never 0: the class always changes
+    flipped = torch.zeros(len(y), dtype=torch.bool)
+    for c in torch.unique(y).tolist():
+        members = torch.nonzero(y == c).flatten()
+        k = round(rate * len(members))
+        flipped[members[torch.randperm(len(members), generator=generator)[:k]]] = True
+    shift = torch.randint(1, max(num_classes, 2), (len(y),), generator=generator)   # never 0: the class changes
     labels = torch.where(flipped, (y + shift) % num_classes, y)
     return labels, flipped
 
@@ -189,6 +196,10 @@ class MentorNetDD(_Curriculum):
         total_steps: the run's steps (required before training; the experiments fill it in).
         percentile: of the batch losses tracked by ``lambda_t`` (default 0.7, as MentorNet's CIFAR set-ups).
         decay: of ``lambda_t`` (0.9).
+        burn_in: fraction of the run during which every example counts before the mentor takes over (default
+            0.2). Without it a loss-driven mentor can lock in the untrained student's first bias: on two toy
+            classes, the examples of the label the student happened to disfavour got high losses, weight ~0, and
+            the student ended up predicting the other class everywhere (50% error).
         synthetic_rate: fraction of the validation labels flipped to teach the mentor (default 0.4).
         pretrain_steps, pretrain_lr, pretrain_batch_size: the plain run of a student copy whose losses on the
             corrupted validation examples teach the mentor (extra budget; the experiments use half the run).
@@ -200,10 +211,11 @@ class MentorNetDD(_Curriculum):
     uses_validation = True
 
     def __init__(self, total_steps: int | None = None, percentile: float = 0.7, decay: float = 0.9,
-                 synthetic_rate: float = 0.4, pretrain_steps: int = 1000, pretrain_lr: float = 1e-3,
+                 burn_in: float = 0.2, synthetic_rate: float = 0.4, pretrain_steps: int = 1000, pretrain_lr: float = 1e-3,
                  pretrain_batch_size: int = 100, snapshot_every: int = 25, mentor_iters: int = 500,
                  mentor_lr: float = 1e-2):
         super().__init__(total_steps, percentile, decay)
+        self.burn_in = check_in_range("burn_in", burn_in, 0.0, 1.0, high_open=True)
         self.synthetic_rate = check_in_range("synthetic_rate", synthetic_rate, 0.0, 1.0, low_open=True,
                                              high_open=True)
         self.pretrain_steps = check_int("pretrain_steps", pretrain_steps, 1)
@@ -290,13 +302,15 @@ class MentorNetDD(_Curriculum):
 
     def curriculum_weights(self, losses: torch.Tensor, ctx: StepContext) -> torch.Tensor:
         lam = self.tracker.update(losses, self.percentile)
+        if self.progress(ctx.step) < self.burn_in:
+            return torch.full_like(losses, 1.0 / len(losses))
         self.mentor.to(losses.device)
         v = self.mentor_weights(losses, losses - lam, ctx.y, self.progress(ctx.step))
         return normalize_weights(v.to(losses.dtype))
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {"method": self.name, "total_steps": self.total_steps, "percentile": self.percentile,
-                             "decay": self.decay, "synthetic_rate": self.synthetic_rate,
+                             "decay": self.decay, "burn_in": self.burn_in, "synthetic_rate": self.synthetic_rate,
                              "pretrain_steps": self.pretrain_steps, "pretrain_lr": self.pretrain_lr,
                              "snapshot_every": self.snapshot_every, "mentor_iters": self.mentor_iters}
         if self.mentor_fit:
