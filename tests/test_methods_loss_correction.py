@@ -85,3 +85,13 @@ def test_forward_correction_run_beats_plain_on_background_flips():
     h = run(get_method("forward_correction", pretrain_steps=200, pretrain_lr=0.05, pretrain_batch_size=50))
     assert h.final_test_accuracy > run("plain").final_test_accuracy + 0.05
     assert h.meta["method_settings"]["estimator"] == "anchor"
+    assert h.meta["method_settings"]["pretrain_kappa"] > 0.2
+
+
+def test_a_pretraining_that_learned_nothing_is_flagged():
+    ds = make_noisy("moons", rate=0.4, mode="uniform", seed=0)
+    method = get_method("forward_correction", pretrain_steps=1, pretrain_lr=1e-4, pretrain_batch_size=50)
+    method.prepare(ds, seed=0)
+    with pytest.warns(RuntimeWarning, match="pretrain_steps=1"):
+        method.wrap_model(make_model("toy_mlp", 2, (2,), seed=0))
+    assert method.pretrain_kappa < 0.2

@@ -34,9 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sklearn.metrics import cohen_kappa_score
+
 from ..checks import check_choice, check_in_range, check_int
 from ..data.dataset import BiasedDataset
 from .base import Method, register
+from .noise_layer import MIN_PRETRAIN_KAPPA, pretraining_fell_short
 
 
 @torch.no_grad()
@@ -119,6 +122,7 @@ class _LossCorrection(Method):
                                  "rows sum to 1")
             self.transition = t
         self._inverse: torch.Tensor | None = None
+        self.pretrain_kappa = float("nan")   # Cohen's kappa of the pre-trained model against the training labels
         self._data: BiasedDataset | None = None
         self._seed = 0
 
@@ -146,8 +150,21 @@ class _LossCorrection(Method):
         train(pre, data, "plain", steps=self.pretrain_steps, batch_size=self.pretrain_batch_size, lr=self.pretrain_lr,
               device=next(model.parameters()).device, seed=seed, eval_every=self.pretrain_steps,
               record_every=self.pretrain_steps, progress=False)
+        probs = softmax_of(pre, data.x)
+        # the same check as noise_layer_conf: a pre-trained model still on its initial plateau gives a near-uniform
+        # T, and a near-uniform T hides the network from the corrected loss (measured: mnist-noise, 500 steps,
+        # 250 pre-training steps at lr 1e-3 -> 84% test error)
+        y = data.y.cpu().numpy()
+        self.pretrain_kappa = float(cohen_kappa_score(y, probs.argmax(1).numpy()))
+        if pretraining_fell_short(self.pretrain_kappa):
+            warnings.warn(
+                f"{self.name}: after pretrain_steps={self.pretrain_steps} the plain model agrees with the training "
+                f"labels barely more than chance (Cohen's kappa={self.pretrain_kappa:.2f}, allowed: >= "
+                f"{MIN_PRETRAIN_KAPPA}), so the estimated transition matrix is close to uniform and the corrected "
+                f"loss will starve the network of gradient: raise pretrain_steps or pretrain_lr", RuntimeWarning,
+                stacklevel=3)
         if self.estimator == "anchor":
-            return anchor_transition(softmax_of(pre, data.x), self.anchor_quantile)
+            return anchor_transition(probs, self.anchor_quantile)
         return clean_set_transition(softmax_of(pre, data.x_val), data.y_val.cpu(), data.num_classes)
 
     def _set_inverse(self) -> None:
@@ -180,7 +197,7 @@ class _LossCorrection(Method):
             d["anchor_quantile"] = self.anchor_quantile
         if self.estimator != "given":
             d.update(pretrain_steps=self.pretrain_steps, pretrain_lr=self.pretrain_lr,
-                     pretrain_batch_size=self.pretrain_batch_size)
+                     pretrain_batch_size=self.pretrain_batch_size, pretrain_kappa=self.pretrain_kappa)
         if self.transition is not None:
             d["transition"] = np.round(self.transition.numpy(), 4).tolist()
         return d
