@@ -53,6 +53,15 @@ _proportion = _parser(float, "(0, 1)", lambda v: 0.0 < v < 1.0, ", e.g. 0.995")
 _lr = _parser(float, "> 0", lambda v: v > 0, ", e.g. 1e-3")
 
 
+def _method(text: str) -> str:
+    from .experiments import check_method_name
+
+    try:
+        return check_method_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"invalid choice: {error}") from None
+
+
 def _device(text: str) -> str:
     from .device import resolve_device
 
@@ -114,8 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Train one method on one setting of an experiment; print (and with --out "
                            "append) one result row.")
     _add_common(p_run)
-    p_run.add_argument("--method", choices=all_method_names(), default="l2rw",
-                       help="training method (default: l2rw); 'adaboost' is scikit-learn's AdaBoost on the pixels")
+    p_run.add_argument("--method", type=_method, default="l2rw", metavar="{" + ",".join(all_method_names()) + "}",
+                       help="training method (default: l2rw); 'adaboost' is scikit-learn's AdaBoost on the pixels; "
+                            "+es / +ft suffixes add early stopping / clean fine-tuning, e.g. plain+es+ft")
     p_run.add_argument("--proportion", type=_proportion, default=None,
                        help="majority share for imbalance experiments, in (0, 1) (default: the hardest, 0.995)")
     p_run.add_argument("--noise", choices=["uniform", "background"], default=None,

@@ -117,11 +117,12 @@ class Experiment:
 
 
 IMBALANCE_METHODS = ("plain", "proportion", "resample", "hard_mining", "random", "l2rw", "oversample",
-                     "undersample", "smote", "clean_only", "finetune", ADABOOST)
+                     "undersample", "smote", "clean_only", "finetune", ADABOOST, "meta_weight_net")
 NOISE_METHODS = ("plain", "l2rw", "random", "clean_only", "finetune", "noise_layer", "noise_layer_conf",
-                 "bootstrap_soft", "bootstrap_hard", ADABOOST)
+                 "bootstrap_soft", "bootstrap_hard", ADABOOST, "meta_weight_net", "forward_correction",
+                 "backward_correction", "forward_correction_clean", "self_training", "mentornet_pd", "mentornet_dd")
 BOTH_METHODS = ("plain", "proportion", "resample", "hard_mining", "random", "l2rw", "smote", "clean_only",
-                "finetune", "noise_layer", "bootstrap_soft", ADABOOST)
+                "finetune", "noise_layer", "bootstrap_soft", ADABOOST, "meta_weight_net", "forward_correction")
 # The methods of the paper's Fig. 8 (MNIST class imbalance).
 FIG8_METHODS = ("plain", "proportion", "resample", "hard_mining", "random", "l2rw")
 
@@ -165,6 +166,18 @@ def all_method_names() -> list[str]:
     return sorted(set(available_methods()) | {ADABOOST})
 
 
+def check_method_name(method: str) -> str:
+    """``method`` if it is a registered torch method, ``"adaboost"``, or a torch method with ``+es`` / ``+ft``
+    suffixes (returned in the canonical order, ``+es`` before ``+ft``); a ``ValueError`` naming it otherwise."""
+    if isinstance(method, str) and "+" in method:
+        from .methods.modifiers import split_modifiers
+
+        base, mods = split_modifiers(method)
+        check_choice("method", base, [m for m in all_method_names() if m != ADABOOST])
+        return base + "".join(f"+{m}" for m in mods)
+    return check_choice("method", method, all_method_names())
+
+
 def resolve_methods(experiment: str | Experiment, methods: str | Sequence[str]) -> list[str]:
     """Expand ``"all"`` (the experiment's list), ``"fig8"`` (the paper's Fig. 8 methods) or ``"every"`` (all
     registered); check every name. Methods that are not available (e.g. ``l2rw`` before it is installed) raise."""
@@ -182,8 +195,7 @@ def resolve_methods(experiment: str | Experiment, methods: str | Sequence[str]) 
             names += known
         else:
             names.append(m)
-    for m in names:
-        check_choice("method", m, known + ["all", "fig8", "every"])
+    names = [m if m in known else check_method_name(m) for m in names]   # also "+es" / "+ft" suffixes
     return list(dict.fromkeys(names))
 
 
@@ -228,6 +240,16 @@ def method_for(method: str, exp: Experiment, steps: int, batch_size: int, lr: fl
     """The ``Method`` instance for ``method`` in this experiment (settings that depend on the run filled in)."""
     from .methods import get_method
 
+    if "+" in method:   # +es / +ft: the base method with its own settings, then the modifiers'
+        from .methods.modifiers import Modified, split_modifiers
+
+        base, mods = split_modifiers(method)
+        own: dict[str, Any] = {"es_every": min(exp.eval_every, steps)} if "es" in mods else {}
+        if "ft" in mods:
+            own["ft_switch_step"] = steps - max(1, steps // 10)  # the last 10% on the clean set, as "finetune"
+        own.update({k: overrides.pop(k) for k in ("es_every", "ft_switch_step") if k in overrides})
+        return Modified(method_for(base, exp, steps, batch_size, lr, **overrides), es="es" in mods,
+                        ft="ft" in mods, **own)
     kw: dict[str, Any] = {}
     if method == "finetune":
         kw["switch_step"] = steps - max(1, steps // 10)  # the last 10% of the steps on the clean set
@@ -237,6 +259,17 @@ def method_for(method: str, exp: Experiment, steps: int, batch_size: int, lr: fl
         # half the run: at lr 1e-3 LeNet spends its first ~500 steps on a plateau (22% accuracy on noisy MNIST),
         # and a confusion matrix taken there is near-uniform and makes the noise layer collapse
         kw.update(pretrain_steps=max(1, steps // 2), pretrain_lr=lr, pretrain_batch_size=batch_size)
+    elif method in ("forward_correction", "backward_correction", "forward_correction_clean"):
+        # T is read off a plain model: the same half-run pre-training as noise_layer_conf, for the same reason
+        kw.update(pretrain_steps=max(1, steps // 2), pretrain_lr=lr, pretrain_batch_size=batch_size)
+    elif method == "self_training":
+        kw["round_steps"] = max(1, steps // 3)  # 3 rounds: relabel after the first and the second third
+    elif method == "mentornet_pd":
+        kw["total_steps"] = steps
+    elif method == "mentornet_dd":
+        # the mentor's student copy trains for half the run; about 40 snapshots of the validation set teach it
+        kw.update(total_steps=steps, pretrain_steps=max(1, steps // 2), pretrain_lr=lr, pretrain_batch_size=batch_size,
+                  snapshot_every=max(1, steps // 80))
     kw.update(overrides)
     return get_method(method, **kw)
 
@@ -295,7 +328,7 @@ def run_one(experiment: str | Experiment, method: str, setting=None, seed: int =
     """
     exp = get_experiment(experiment)
     setting = exp.check_setting(exp.default_setting() if setting is None else setting)
-    method = check_choice("method", method, all_method_names())
+    method = check_method_name(method)
     seed = check_seed("seed", seed)
     steps = check_int("steps", exp.default_steps() if steps is None else steps, 1)
     data_seed = seed if data_seed is None else check_seed("data_seed", data_seed)

@@ -217,8 +217,12 @@ def _run(model: nn.Module, dataset: BiasedDataset, method: Method, dev: torch.de
             break
     bar.close()
     meta["wall_time_s"] = time.perf_counter() - start
-    if not recorder.evals or recorder.evals[-1][0] != recorder.steps[-1]:
+    changed = method.end_of_training(model)   # e.g. +ES restores its best parameters
+    meta["method_settings"] = method.describe()   # now with what the method learned during the run
+    if changed or not recorder.evals or recorder.evals[-1][0] != recorder.steps[-1]:
         test_acc, test_loss = evaluate(model, x_test, y_test)
         val_acc, _ = evaluate(model, x_val, y_val)
+        if changed and recorder.evals and recorder.evals[-1][0] == recorder.steps[-1]:
+            recorder.evals.pop()   # the parameters the method kept replace the last evaluation
         recorder.evals.append((recorder.steps[-1], test_acc, val_acc, test_loss))
     return recorder.snapshot()

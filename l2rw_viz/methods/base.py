@@ -115,6 +115,11 @@ class Method:
         losses = ctx.per_example_loss(ctx.model(ctx.x), ctx.y)
         return StepOutput(weighted_loss(losses, weights), weights, losses.detach())
 
+    def end_of_training(self, model: nn.Module) -> bool:
+        """Called once after the last step with the evaluated ``model``; return True if it changed the parameters
+        (e.g. +ES restores the best ones), so the trainer evaluates them again. Default: nothing, False."""
+        return False
+
     def describe(self) -> dict[str, Any]:
         """Settings for tables and History metadata (JSON-serialisable)."""
         return {"method": self.name}
@@ -136,7 +141,8 @@ register(Method)
 
 
 def get_method(method: str | Method, **kwargs: Any) -> Method:
-    """A method instance from a registered name (``"plain"``, ``"l2rw"``, ...) or an instance (returned as is)."""
+    """A method instance from a registered name (``"plain"``, ``"l2rw"``, ...), optionally with ``+es`` / ``+ft``
+    suffixes (``"plain+es"``, see :mod:`l2rw_viz.methods.modifiers`), or an instance (returned as is)."""
     if isinstance(method, Method):
         if kwargs:
             raise ValueError(f"method={method!r} is an instance; keyword settings {sorted(kwargs)} are only allowed "
@@ -144,6 +150,10 @@ def get_method(method: str | Method, **kwargs: Any) -> Method:
         return method
     from . import available_methods  # noqa: F401  (imports every method module so all are registered)
 
+    if isinstance(method, str) and "+" in method:   # "+es" / "+ft" suffixes: a modified method
+        from .modifiers import with_modifiers
+
+        return with_modifiers(method, **kwargs)
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not allowed; allowed: {', '.join(sorted(METHODS))}")
     return METHODS[method](**kwargs)

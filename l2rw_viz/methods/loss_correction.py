@@ -1,0 +1,239 @@
+"""The top-down noise model: correct the *loss* for a known label-flip matrix, leave the network alone
+(Patrini et al., 2017, "Making deep neural networks robust to label noise: a loss correction approach").
+
+With ``T[i, j] = p(observed label j | true class i)`` (rows sum to 1) and ``p = softmax(f(x))`` the network's
+estimate of ``p(true class | x)``:
+
+- forward correction: ``loss_i = -log (p_i^T T)[y_i]``, the cross-entropy of the *observed* label under the noise
+  model (Patrini et al., Theorem 2); the network inside still predicts the clean class and is evaluated alone;
+- backward correction: ``loss_i = (T^{-1} l(p_i))[y_i]`` with ``l(p) = (-log p_1, ..., -log p_C)``: an unbiased
+  estimate of the clean loss (Theorem 1); it can be negative and is known to train less stably.
+
+Where this differs from the bottom-up noise layer (``noise_layer``, Sukhbaatar & Fergus): ``T`` is estimated
+once, before training, and then held fixed; nothing about the noise is learned during training.
+
+How ``T`` is estimated (``estimator``): a plain copy of the network is first trained on the noisy labels
+(``pretrain_steps``, *extra* budget on top of the run's ``steps``, as for ``noise_layer_conf``; the run itself then
+starts again from the initial weights, as in Patrini et al.), and its softmax ``p^(noisy label | x)`` gives
+
+- ``"anchor"`` (Patrini et al.'s anchor-point estimator): for each class ``i`` the training example with the
+  ``anchor_quantile`` quantile (their 97%) of ``p^(i | x)`` is taken as an anchor point of class ``i``, and
+  ``T[i, :] = p^(. | x_anchor)``. Uses the noisy training set only.
+- ``"clean"``: ``T[i, :]`` = the mean of ``p^(. | x)`` over the *clean validation* examples of class ``i`` (the
+  estimator of Hendrycks et al., 2018, "gold loss correction"): it uses the same clean set L2RW uses.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sklearn.metrics import cohen_kappa_score
+
+from ..checks import check_choice, check_in_range, check_int
+from ..data.dataset import BiasedDataset
+from .base import Method, register
+from .noise_layer import MIN_PRETRAIN_KAPPA, pretraining_fell_short
+
+
+@torch.no_grad()
+def softmax_of(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """``(n, C)`` float64 (CPU) ``softmax(model(x))`` for ``(n, *F)`` inputs, in eval mode (mode restored)."""
+    was = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = torch.cat([torch.softmax(model(x[s:s + batch_size].to(device)).double(), 1).cpu()
+                     for s in range(0, len(x), batch_size)])
+    model.train(was)
+    return out
+
+
+def anchor_transition(probs: torch.Tensor, quantile: float = 0.97) -> torch.Tensor:
+    """Patrini et al.'s anchor-point estimate of ``T`` from ``(n, C)`` noisy-class probabilities: row ``i`` is
+    ``probs[a_i]`` with ``a_i`` the example at the ``quantile`` quantile of ``probs[:, i]`` (``1.0``: the arg max;
+    the paper uses 0.97 to be robust to outliers). Returns ``(C, C)`` float64, rows summing to 1."""
+    quantile = check_in_range("quantile", quantile, 0.0, 1.0)
+    if probs.ndim != 2 or len(probs) < 1:
+        raise ValueError(f"probs has shape {tuple(probs.shape)}; allowed: (n >= 1, C)")
+    rows = []
+    for i in range(probs.shape[1]):
+        col = probs[:, i]
+        threshold = torch.quantile(col, quantile)
+        # the example whose p(i | x) is closest to the quantile from above (the arg max when quantile = 1)
+        candidates = torch.nonzero(col >= threshold).flatten()
+        a = candidates[torch.argmin(col[candidates])]
+        rows.append(probs[a])
+    t = torch.stack(rows).double()
+    return t / t.sum(1, keepdim=True)
+
+
+def clean_set_transition(probs: torch.Tensor, y_true: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """``T[i, :]`` = mean of ``(m, C)`` ``probs`` over the examples whose true label ``y_true`` is ``i`` (a class
+    with no clean example gets the identity row). Returns ``(C, C)`` float64, rows summing to 1."""
+    if len(probs) != len(y_true):
+        raise ValueError(f"y_true has length {len(y_true)}; allowed: the length of probs ({len(probs)})")
+    t = torch.eye(num_classes, dtype=torch.float64)
+    for i in range(num_classes):
+        sel = y_true == i
+        if sel.any():
+            t[i] = probs[sel].double().mean(0)
+    return t / t.sum(1, keepdim=True)
+
+
+def forward_corrected_loss(logits: torch.Tensor, y: torch.Tensor, transition: torch.Tensor) -> torch.Tensor:
+    """``(b, C), (b,), (C, C) -> (b,)``: ``-log (softmax(logits) @ T)[y]`` (nats)."""
+    p = torch.softmax(logits, 1) @ transition.to(logits.dtype)
+    return -torch.log(p.gather(1, y[:, None]).squeeze(1).clamp(min=1e-12))
+
+
+def backward_corrected_loss(logits: torch.Tensor, y: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
+    """``(b, C), (b,), (C, C) -> (b,)``: ``(T^{-1} l)[y]`` with ``l = -log softmax(logits)`` per class (nats; may
+    be negative)."""
+    per_class = -F.log_softmax(logits, 1)                               # (b, C): loss if the label were c
+    return (per_class @ inverse.to(logits.dtype).T).gather(1, y[:, None]).squeeze(1)
+
+
+class _LossCorrection(Method):
+    correction = "forward"
+    default_estimator = "anchor"
+
+    def __init__(self, estimator: str | None = None, anchor_quantile: float = 0.97, pretrain_steps: int = 1000,
+                 pretrain_lr: float = 1e-3, pretrain_batch_size: int = 100, transition: Any = None):
+        self.estimator = ("given" if transition is not None else
+                          check_choice("estimator", self.default_estimator if estimator is None else estimator,
+                                       ["anchor", "clean"]))
+        self.uses_validation = self.estimator == "clean"
+        self.anchor_quantile = check_in_range("anchor_quantile", anchor_quantile, 0.0, 1.0)
+        self.pretrain_steps = check_int("pretrain_steps", pretrain_steps, 1)
+        self.pretrain_lr = check_in_range("pretrain_lr", pretrain_lr, 0.0, float("inf"), low_open=True)
+        self.pretrain_batch_size = check_int("pretrain_batch_size", pretrain_batch_size, 1)
+        self.transition: torch.Tensor | None = None
+        if transition is not None:
+            t = torch.as_tensor(np.asarray(transition), dtype=torch.float64)
+            if (t.ndim != 2 or t.shape[0] != t.shape[1] or (t < 0).any()
+                    or not torch.allclose(t.sum(1), torch.ones(len(t), dtype=t.dtype))):
+                raise ValueError(f"transition has shape {tuple(t.shape)}; allowed: a square non-negative matrix whose "
+                                 "rows sum to 1")
+            self.transition = t
+        self._inverse: torch.Tensor | None = None
+        self.pretrain_kappa = float("nan")   # Cohen's kappa of the pre-trained model against the training labels
+        self._data: BiasedDataset | None = None
+        self._seed = 0
+
+    def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
+        self._data, self._seed = dataset, seed
+        return dataset
+
+    def wrap_model(self, model: nn.Module) -> nn.Module:
+        if self._data is None:
+            raise ValueError(f"{self.name}.wrap_model was called before prepare(); allowed: the trainer's order")
+        c = self._data.num_classes
+        if self.transition is not None and self.estimator == "given":
+            if self.transition.shape != (c, c):
+                raise ValueError(f"transition has shape {tuple(self.transition.shape)}; allowed: ({c}, {c})")
+        else:
+            self.transition = self.estimate_transition(model, self._data, self._seed)
+        self._set_inverse()
+        return model
+
+    def estimate_transition(self, model: nn.Module, data: BiasedDataset, seed: int) -> torch.Tensor:
+        """Pre-train a plain copy of ``model`` (``model`` itself is not changed) and estimate ``(C, C)`` ``T``."""
+        from ..train import train  # the trainer imports this package: import lazily
+
+        pre = copy.deepcopy(model)
+        train(pre, data, "plain", steps=self.pretrain_steps, batch_size=self.pretrain_batch_size, lr=self.pretrain_lr,
+              device=next(model.parameters()).device, seed=seed, eval_every=self.pretrain_steps,
+              record_every=self.pretrain_steps, progress=False)
+        probs = softmax_of(pre, data.x)
+        # the same check as noise_layer_conf: a pre-trained model still on its initial plateau gives a near-uniform
+        # T, and a near-uniform T hides the network from the corrected loss (measured: mnist-noise, 500 steps,
+        # 250 pre-training steps at lr 1e-3 -> 84% test error)
+        y = data.y.cpu().numpy()
+        self.pretrain_kappa = float(cohen_kappa_score(y, probs.argmax(1).numpy()))
+        if pretraining_fell_short(self.pretrain_kappa):
+            warnings.warn(
+                f"{self.name}: after pretrain_steps={self.pretrain_steps} the plain model agrees with the training "
+                f"labels barely more than chance (Cohen's kappa={self.pretrain_kappa:.2f}, allowed: >= "
+                f"{MIN_PRETRAIN_KAPPA}), so the estimated transition matrix is close to uniform and the corrected "
+                f"loss will starve the network of gradient: raise pretrain_steps or pretrain_lr", RuntimeWarning,
+                stacklevel=3)
+        if self.estimator == "anchor":
+            return anchor_transition(probs, self.anchor_quantile)
+        return clean_set_transition(softmax_of(pre, data.x_val), data.y_val.cpu(), data.num_classes)
+
+    def _set_inverse(self) -> None:
+        if self.correction != "backward":
+            return
+        cond = float(torch.linalg.cond(self.transition))
+        if not np.isfinite(cond) or cond > 1e6:
+            warnings.warn(f"{self.name}: the estimated transition matrix is nearly singular (condition number "
+                          f"{cond:.3g}); its inverse amplifies the loss: try forward_correction", RuntimeWarning,
+                          stacklevel=3)
+        self._inverse = torch.linalg.pinv(self.transition)
+
+    def per_example_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.transition is None:
+            raise ValueError(f"{self.name} has no transition matrix yet; allowed: train(..., method=this) estimates "
+                             "it before the first step")
+        if self.correction == "forward":
+            return forward_corrected_loss(logits, y, self.transition.to(logits.device))
+        return backward_corrected_loss(logits, y, self._inverse.to(logits.device))
+
+    def transition_matrix(self) -> np.ndarray:
+        """``(C, C)`` the ``T`` used (after training starts)."""
+        if self.transition is None:
+            raise ValueError("no run yet: transition_matrix() is available after train(..., method=this)")
+        return self.transition.numpy().copy()
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"method": self.name, "correction": self.correction, "estimator": self.estimator}
+        if self.estimator == "anchor":
+            d["anchor_quantile"] = self.anchor_quantile
+        if self.estimator != "given":
+            d.update(pretrain_steps=self.pretrain_steps, pretrain_lr=self.pretrain_lr,
+                     pretrain_batch_size=self.pretrain_batch_size, pretrain_kappa=self.pretrain_kappa)
+        if self.transition is not None:
+            d["transition"] = np.round(self.transition.numpy(), 4).tolist()
+        return d
+
+
+@register
+class ForwardCorrection(_LossCorrection):
+    """Forward loss correction (Patrini et al., 2017) with ``T`` from the anchor-point estimator.
+
+    Args:
+        estimator: ``"anchor"`` (default) or ``"clean"`` (see the module docstring); ignored when ``transition``
+            is given (then ``"given"``: no pre-training, e.g. the true flip matrix for a check).
+        anchor_quantile: the anchor's quantile of ``p(i | x)`` (Patrini et al.: 0.97).
+        pretrain_steps, pretrain_lr, pretrain_batch_size: the plain pre-training that ``T`` is read from (extra
+            budget; the experiments use half the run's steps, as for ``noise_layer_conf``).
+        transition: optional ``(C, C)`` row-stochastic matrix to use as is.
+    """
+
+    name = "forward_correction"
+    correction = "forward"
+
+
+@register
+class BackwardCorrection(_LossCorrection):
+    """Backward loss correction (Patrini et al., 2017), ``T^{-1}`` applied to the per-class losses; same
+    arguments as ``forward_correction``."""
+
+    name = "backward_correction"
+    correction = "backward"
+
+
+@register
+class ForwardCorrectionClean(_LossCorrection):
+    """Forward loss correction with ``T`` read off the clean validation set (Hendrycks et al., 2018's estimator);
+    same arguments as ``forward_correction``."""
+
+    name = "forward_correction_clean"
+    correction = "forward"
+    default_estimator = "clean"
