@@ -88,6 +88,12 @@ def train_toy(state: ExplorerState, method: str | None = None, dataset: BiasedDa
     """
     state.validate()
     method = state.method if method is None else method
+    if isinstance(method, str):
+        # settings that depend on the run (fine-tuning's switch step, self-training's rounds, MentorNet's
+        # schedule, +es/+ft) are filled in exactly as `l2rw-viz run toy-...` does
+        from ..experiments import get_experiment, method_for
+
+        method = method_for(method, get_experiment("toy-imbalance-noise"), state.steps, state.batch_size, state.lr)
     data = toy_dataset(state) if dataset is None else dataset
     dev = resolve_device(state.device)
     import torch
