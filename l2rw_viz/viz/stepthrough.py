@@ -459,7 +459,8 @@ class StepThrough(widgets.VBox):
         problem: a :class:`StepThroughProblem` (default: ``StepThroughProblem()``).
         width, height: figure size in pixels (explicit: a FigureWidget in a box needs them).
     Attributes:
-        stage: the current stage index; last_update_ms: Python time of the last redraw (compute + figure update).
+        stage: the current stage index; last_update_ms: wall time of the last redraw in Python (compute + figure
+            update); update_times_ms / update_cpu_ms: wall and CPU time (this thread) of every redraw.
     """
 
     def __init__(self, problem: StepThroughProblem | None = None, width: int = 1000, height: int = 760):
@@ -469,7 +470,8 @@ class StepThrough(widgets.VBox):
         self.problem = problem if problem is not None else StepThroughProblem()
         self.stage = 0
         self.last_update_ms = float("nan")
-        self.update_times_ms: list[float] = []
+        self.update_times_ms: list[float] = []   # wall clock of each redraw
+        self.update_cpu_ms: list[float] = []     # CPU time of each redraw (steady on a loaded machine)
         self.figure = go.FigureWidget(empty_figure(width, height))
         self.back_button = widgets.Button(description="< back", layout=widgets.Layout(width="90px"))
         self.next_button = widgets.Button(description="next >", button_style="primary",
@@ -499,7 +501,7 @@ class StepThrough(widgets.VBox):
 
     def redraw(self) -> None:
         """Recompute (if a control changed the problem) and draw the current stage; time it."""
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         apply_stage(self.figure, self.problem, self.stage)
         name = STAGES[self.stage]
         self.caption.value = f"<b>Stage {self.stage + 1} of {len(STAGES)}: {name}.</b> {STAGE_TEXT[name]}"
@@ -508,6 +510,7 @@ class StepThrough(widgets.VBox):
         self._sync(self.figure)
         self.last_update_ms = (time.perf_counter() - start) * 1000
         self.update_times_ms.append(self.last_update_ms)
+        self.update_cpu_ms.append((time.thread_time() - cpu_start) * 1000)
 
 
 __all__ = ["STAGES", "StepQuantities", "StepThrough", "StepThroughProblem", "apply_stage", "boundary_line",
