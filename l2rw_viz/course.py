@@ -249,8 +249,12 @@ def layerwise_score_parts(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_
     def signals(inputs, targets, per_example):
         """Forward once with hooks; return each layer's inputs a and backward signals delta."""
         acts, outs = [], []
-        hooks = [m.register_forward_hook(lambda mod, args, out: (acts.append(args[0].detach()), outs.append(out)))
-                 for _, m in layers]
+
+        def keep(module, args, out):   # returns None: the layer's output is left as it is
+            acts.append(args[0].detach())
+            outs.append(out)
+
+        hooks = [m.register_forward_hook(keep) for _, m in layers]
         try:
             losses = F.cross_entropy(model(inputs), targets, reduction="none")
         finally:
