@@ -20,9 +20,10 @@ middle of training. The stages (:data:`STAGES`) follow Algorithm 1 of Ren et al.
 
 **The 2-D picture of parameter space.** Six parameters do not fit on a screen, so gradients are projected onto
 the plane spanned by ``e1 = grad L_val / ||grad L_val||`` and ``e2``, the leading principal direction of the
-per-example gradients' components orthogonal to ``e1``. Along ``e1`` nothing is lost: an arrow's horizontal
-coordinate times ``||grad L_val||`` *is* its dot product with the validation gradient, so arrows pointing the same
-way as the validation arrow (right) have positive scores. The vertical axis shows the largest remaining spread.
+per-example gradients' components orthogonal to ``e1``. Along ``e1`` nothing is lost: the panel's horizontal axis
+runs along ``-e1`` (the validation descent direction, so the validation arrow points right), and a descent arrow
+``-alpha grad f_i``'s horizontal coordinate times ``||grad L_val||`` *is* its score ``alpha <grad L_val, grad f_i>``:
+arrows pointing right have positive scores. The vertical axis shows the largest remaining spread.
 
 Controls: back / next, resample the batch, flip a label in the batch, draw a new validation set; every control
 redraws the figure from fresh numbers. :class:`StepThroughProblem` holds the numerics (no UI; the tests check it
@@ -347,7 +348,7 @@ def empty_figure(width: int = 1000, height: int = 760) -> go.Figure:
     fig.update_yaxes(title_text="L_val (nats)", row=2, col=1)
     fig.update_xaxes(title_text="example", dtick=1, row=2, col=2)
     fig.update_yaxes(title_text="score", row=2, col=2)
-    fig.update_yaxes(title_text="weight", range=[0, 1.05], secondary_y=True, row=2, col=2)
+    fig.update_yaxes(title_text="weight", range=[0, 1.05], secondary_y=True, showgrid=False, row=2, col=2)
     fig.update_layout(template=TEMPLATE, width=width, height=height, barmode="group", margin=dict(t=70),
                       legend=dict(orientation="h", y=-0.08, x=0.5, xanchor="center", font=dict(size=10)),
                       title=dict(text="", font=dict(size=14)))
@@ -378,11 +379,14 @@ def stage_data(problem: StepThroughProblem, stage: int) -> dict[str, dict]:
     xv = problem.x_val.numpy()
     out["validation set"] = {"x": xv[:, 0].tolist(), "y": xv[:, 1].tolist()}
     if stage >= 1:
-        tips = -problem.alpha * q.proj_grads                     # descent steps, projected
+        # descent steps -alpha g, projected; the horizontal axis runs along -g_val (basis row 0 is +g_val, so flip
+        # its sign): the validation arrow points right, and so does every example with a positive score
+        flip = np.array([-1.0, 1.0])
+        tips = -problem.alpha * q.proj_grads * flip
         for mask, name in ((~flipped, "-grad f_i (clean label)"), (flipped, "-grad f_i (flipped label)")):
             sx, sy = _segments(np.zeros((int(mask.sum()), 2)), tips[mask])
             out[name] = {"x": sx, "y": sy}
-        vx, vy = _segments(np.zeros((1, 2)), -problem.alpha * q.proj_val[None])
+        vx, vy = _segments(np.zeros((1, 2)), -problem.alpha * q.proj_val[None] * flip)
         out["-grad L_val"] = {"x": vx, "y": vy}
     if stage >= 2:
         down = q.lookahead_val < q.val_loss
@@ -432,10 +436,16 @@ def apply_stage(fig: go.Figure, problem: StepThroughProblem, stage: int) -> None
     """Write stage ``stage`` of ``problem`` into ``fig`` (a figure from :func:`empty_figure`), in one update."""
     data = stage_data(problem, stage)
     by_name = {t.name: t for t in fig.data}
+    q = problem.compute()
+    # score axis (left) and weight axis (right) share their zero line, so a weight bar starts where a score bar does
+    top = 1.15 * max(float(q.scores.max()), 1e-12)
+    bottom = 1.15 * min(float(q.scores.min()), 0.0)
     with fig.batch_update():
         for name, props in data.items():
             by_name[name].update(props)
         fig.layout.title.text = stage_title(problem, stage)
+        fig.layout.yaxis4.range = [bottom, top]
+        fig.layout.yaxis5.range = [bottom / top * 1.05, 1.05]
 
 
 def stepthrough_figure(problem: StepThroughProblem, stage: int | str = "update", width: int = 1000,
