@@ -55,10 +55,12 @@ STAGES = ("batch", "gradients", "look-ahead", "slopes", "dot products", "clip", 
 STAGE_TEXT = {
     "batch": "A mini-batch of the noisy training set (shape = observed label, red ring = flipped label), the clean "
              "validation set (black x) and the model's current boundary.",
-    "gradients": "Each example's descent direction -grad f_i next to the clean validation set's -grad L_val "
-                 "(parameter space, projected; the horizontal axis is exactly the validation direction).",
     "look-ahead": "The look-ahead: one step on each example alone, theta - alpha grad f_i. Green boundary: the "
-                  "validation loss goes down; red: it goes up.",
+                  "validation loss goes down; red: it goes up. (A whole step can overshoot where the loss curves; "
+                  "Algorithm 1 uses only the slope at eps = 0: next stage.)",
+    "gradients": "Each example's descent direction -grad f_i next to the clean validation set's -grad L_val "
+                 "(parameter space, projected: the horizontal axis is exactly the validation descent direction, "
+                 "so arrows pointing right have positive scores).",
     "slopes": "Validation loss after the look-ahead, as a function of the example's eps_i. The tangent at eps_i = 0 "
               "is marked: minus its slope is the example's score (Algorithm 1, line 10).",
     "dot products": "The scores as bars: alpha <grad L_val, grad f_i>, the same numbers as minus the slopes "
