@@ -14,7 +14,10 @@ Use it on any notebook (``python -m l2rw_viz.slides notebooks/06_*.ipynb``; ``--
 metadata is out of date, with exit status 1). Outputs are not touched, so it is safe on a stripped notebook.
 Then, e.g.::
 
-    L2RW_SMOKE=1 jupyter nbconvert --to slides --execute notebooks/05_online_approximation.ipynb
+    PLOTLY_RENDERER=plotly_mimetype+notebook L2RW_SMOKE=1 \
+        jupyter nbconvert --to slides --execute notebooks/05_online_approximation.ipynb
+
+(``PLOTLY_RENDERER``: a kernel without a front end stores figures only as plotly JSON, which the deck cannot show.)
 """
 
 from __future__ import annotations
