@@ -46,6 +46,9 @@ def test_the_rule():
 def test_nbconvert_slides_deck_holds_the_figures(path, tmp_path, monkeypatch):
     monkeypatch.setenv("L2RW_SMOKE", "1")
     monkeypatch.setenv("L2RW_DATA_DIR", str(tmp_path / "data"))
+    # a kernel without a front end gives plotly figures only as JSON, which nbconvert's HTML cannot show; with the
+    # "notebook" renderer as well each figure also carries its HTML (plotly.js embedded once): what a deck needs
+    monkeypatch.setenv("PLOTLY_RENDERER", "plotly_mimetype+notebook")
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     executed = tmp_path / path.name
