@@ -349,3 +349,66 @@ def compare_with_online(exact: BilevelResult, x: torch.Tensor, y: torch.Tensor, 
                             online_val_loss=online_val, exact_val_loss=float(exact.val_loss_trace[-1]),
                             online_seconds_per_step=online_time / steps, exact_wall_time_s=exact.wall_time_s,
                             slowdown=exact.wall_time_s / online_time)
+
+
+def fit_inner(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, *, num_classes: int | None = None,
+              l2: float = 1e-2) -> LogisticRegression:
+    """``theta*(w)``: the inner problem solved to convergence (Newton) for given weights ``w`` ``(n,)``, as a float64
+    :class:`~l2rw_viz.models.LogisticRegression` (e.g. to evaluate uniform weights exactly like ``w*``)."""
+    l2 = check_in_range("l2", l2, 0.0, float("inf"), low_open=True, high_open=True)
+    if w.shape != y.shape:
+        raise ValueError(f"w has shape {tuple(w.shape)}; allowed: the shape of y {tuple(y.shape)}")
+    c = int(y.max()) + 1 if num_classes is None else check_int("num_classes", num_classes, 2)
+    xa = _augment(x.detach().double().cpu())
+    theta, _ = _newton(torch.zeros(c * xa.shape[1], dtype=torch.float64), w.detach().double().cpu(), xa,
+                       y.detach().long().cpu(), c, l2, 1e-12, 100)
+    v = theta.view(c, -1)
+    model = LogisticRegression(xa.shape[1] - 1, c).double()
+    with torch.no_grad():
+        model.linear.weight.copy_(v[:, :-1])
+        model.linear.bias.copy_(v[:, -1])
+    return model
+
+
+def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of two ``(n,)`` vectors (NaN when one is constant)."""
+    return _pearson(a.double(), b.double())
+
+
+def random_weight_pearson(target: torch.Tensor, draws: int = 1000, seed: int = 0) -> torch.Tensor:
+    """``(draws,)`` Pearson correlations of ``target`` with random rectified-Gaussian weights ``max(N(0,1), 0)``
+    (the paper's "random" baseline; normalising does not change a correlation): the chance level of agreement."""
+    draws = check_int("draws", draws, 2)
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.randn(draws, len(target), generator=gen, dtype=torch.float64).clamp(min=0)
+    return torch.tensor([_pearson(row, target.double()) for row in w])
+
+
+def cost_vs_parameters(dims: list[int] | tuple[int, ...], *, n: int = 40, outer_steps: int = 3, online_steps: int = 20,
+                       seed: int = 0) -> list[dict]:
+    """Seconds per outer step of the exact solver and per step of online L2RW, as the model grows.
+
+    A two-blob problem with ``n`` training points (a quarter of the labels flipped) and 10 clean validation points,
+    padded with ``d - 2`` pure-noise features, for each ``d`` in ``dims``: the logistic regression has
+    ``P = 2 (d + 1)`` parameters. The exact solver trains ``theta*(w)`` to convergence and solves with the
+    ``P x P`` Hessian at every outer step; the online method takes one look-ahead step per training step.
+
+    Returns:
+        One dict per ``d``: ``{"d", "parameters", "exact_s_per_outer_step", "online_s_per_step"}`` (wall clock).
+    """
+    from .data import make_noisy
+    from .data.toy import make_toy
+
+    rows = []
+    for d in dims:
+        d = check_int("dims entry", d, 2)
+        pool = make_toy("blobs", n=5 * n, seed=seed, noise=0.6)
+        data = make_noisy("blobs", rate=0.25, n_train=n, n_val_per_class=5, n_test=20, seed=seed, pool=pool)
+        gen = torch.Generator().manual_seed(seed)
+        pad = lambda t: torch.cat([t.double(), torch.randn(len(t), d - 2, generator=gen, dtype=torch.float64)], 1)  # noqa: E731
+        x, x_val = pad(data.x), pad(data.x_val)
+        exact = solve_bilevel(x, data.y, x_val, data.y_val, outer_steps=outer_steps)
+        online = compare_with_online(exact, x, data.y, x_val, data.y_val, steps=online_steps)
+        rows.append({"d": d, "parameters": 2 * (d + 1), "exact_s_per_outer_step": exact.wall_time_s / outer_steps,
+                     "online_s_per_step": online.online_seconds_per_step})
+    return rows

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_in_range, check_int
+from .checks import check_choice, check_in_range, check_int
 from .device import describe_device, resolve_device
 from .reweight import weighted_loss
 from .settings import smoke_mode
@@ -141,3 +141,136 @@ def boundary_figure(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.T
                                  scaleanchor="x"),
                       legend=dict(orientation="h", y=-0.12, x=0.5, xanchor="center"))
     return fig
+
+
+def add_shape_legend(fig: go.Figure, class_names: tuple[str, str] = ("label 0", "label 1"),
+                     symbols: tuple[str, str] = ("circle", "triangle-up")) -> go.Figure:
+    """Add legend-only entries that say what each marker *shape* means (the observed label), in place.
+
+    The toy figures draw both labels in one trace with a per-point symbol, which the legend cannot show by itself.
+    """
+    for name, symbol in zip(class_names, symbols):
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"shape: {name}", hoverinfo="skip",
+                                 marker=dict(size=10, symbol=symbol, color="#aaaaaa", line=dict(color="black",
+                                                                                               width=1))))
+    return fig
+
+
+# --- notebook 5: what clip and normalise are for -----------------------------------------------------------------
+WEIGHT_RULES = ("paper", "no clip", "no normalise")
+
+
+def rule_weights(scores: torch.Tensor, rule: str) -> torch.Tensor:
+    """Turn L2RW scores ``(b,)`` (``alpha <g_val, g_i>``) into weights ``(b,)`` by one of :data:`WEIGHT_RULES`.
+
+    - ``"paper"``: Algorithm 1, line 11: ``max(u, 0) / sum max(u, 0)`` (all zero when nothing is positive);
+    - ``"no clip"``: keep negative weights, normalise by the total magnitude: ``u / sum |u|`` (an example with
+      ``u_i < 0`` is then trained with gradient *ascent*);
+    - ``"no normalise"``: ``max(u, 0)`` as it is: the step's size now scales with ``alpha`` and the gradients' sizes.
+    """
+    from .reweight import normalize_weights
+
+    check_choice("rule", rule, WEIGHT_RULES)
+    scores = scores.detach()
+    if rule == "paper":
+        return normalize_weights(scores)
+    if rule == "no clip":
+        total = scores.abs().sum()
+        return scores / total if float(total) > 0 else torch.zeros_like(scores)
+    return scores.clamp(min=0)
+
+
+def train_weight_rule(model: nn.Module, data, rule: str, *, alpha: float = 1.0, steps: int = 500, lr: float = 0.05,
+                      batch_size: int = 32, seed: int = 0, eval_every: int = 25) -> dict[str, np.ndarray]:
+    """Plain-SGD training with L2RW scores turned into weights by ``rule`` (see :func:`rule_weights`), in place.
+
+    The teaching loop of notebook 5's "what if we skip a step of line 11" runs: batches of ``batch_size`` drawn
+    from ``data`` (a :class:`~l2rw_viz.data.BiasedDataset`) with ``seed``; scores with look-ahead step ``alpha``
+    (the identity, ``method="jvp"``); update ``theta -= lr * grad sum_i w_i f_i``. On the CPU.
+    Returns:
+        ``{"eval_steps" (k,), "test_accuracy" (k,), "weight_sum" (steps,) sum_i w_i, "negative_share" (steps,)
+        share of the batch with w_i < 0, "diverged": bool}``; training stops early (``diverged``) when the loss
+        or the parameters stop being finite.
+    """
+    from .reweight import l2rw_scores
+
+    steps = check_int("steps", steps, 1)
+    eval_every = check_int("eval_every", eval_every, 1)
+    check_in_range("alpha", alpha, 0.0, float("inf"), low_open=True, high_open=True)
+    check_in_range("lr", lr, 0.0, float("inf"), low_open=True, high_open=True)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    evals, accs, sums, negs = [], [], [], []
+    diverged = False
+    for step in range(steps):
+        idx = torch.randperm(len(data.y), generator=gen)[:batch_size]
+        xb, yb = data.x[idx], data.y[idx]
+        w = rule_weights(l2rw_scores(model, xb, yb, data.x_val, data.y_val, lr=alpha, method="jvp"), rule)
+        loss = weighted_loss(F.cross_entropy(model(xb), yb, reduction="none"), w)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sums.append(float(w.sum()))
+        negs.append(float((w < 0).float().mean()))
+        finite = bool(torch.isfinite(loss)) and all(bool(torch.isfinite(p).all()) for p in model.parameters())
+        if (step + 1) % eval_every == 0 or step == steps - 1 or not finite:
+            with torch.no_grad():
+                acc = float((model(data.x_test).argmax(1) == data.y_test).float().mean()) if finite else 0.5
+            evals.append(step + 1)
+            accs.append(acc)
+        if not finite:
+            diverged = True
+            break
+    return {"eval_steps": np.array(evals), "test_accuracy": np.array(accs), "weight_sum": np.array(sums),
+            "negative_share": np.array(negs), "diverged": diverged}
+
+
+# --- notebook 5: the paper's layer-wise form of the score ---------------------------------------------------------
+def layerwise_score_parts(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor,
+                          y_val: torch.Tensor) -> tuple[list[str], torch.Tensor]:
+    """Each ``nn.Linear`` layer's share of ``<grad f_i, grad L_val>``, from activations and backward signals.
+
+    For a linear layer ``z = a W^T + b``, example i's gradient is ``dW = delta_i a_i^T`` (``delta_i = df_i/dz_i``,
+    the backward signal; ``a_i`` the layer's input, the activation) and ``db = delta_i``. The validation gradient of
+    that layer is the same formula averaged over validation examples, ``G_W = mean_j delta^v_j (a^v_j)^T``. So the
+    layer's share of the dot product is ``delta_i^T G_W a_i + delta_i . G_b``: no per-example gradient is ever
+    formed (the paper's cost argument, Sec. 3.4 / appendix). Every trainable parameter must sit in a Linear layer.
+
+    Returns:
+        ``(names, parts)``: the layers' names and ``parts`` ``(b, L)`` float; ``parts.sum(1)`` is the dot product
+        of the identity (``lr`` times it is the L2RW score).
+    """
+    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    in_linear = {id(p) for _, m in layers for p in m.parameters()}
+    if not layers or any(id(p) not in in_linear for p in model.parameters() if p.requires_grad):
+        raise ValueError(f"model={type(model).__name__}; allowed: a model whose trainable parameters all sit in "
+                         "nn.Linear layers")
+
+    def signals(inputs, targets, per_example):
+        """Forward once with hooks; return each layer's inputs a and backward signals delta."""
+        acts, outs = [], []
+
+        def keep(module, args, out):   # returns None: the layer's output is left as it is
+            acts.append(args[0].detach())
+            outs.append(out)
+
+        hooks = [m.register_forward_hook(keep) for _, m in layers]
+        try:
+            losses = F.cross_entropy(model(inputs), targets, reduction="none")
+        finally:
+            for h in hooks:
+                h.remove()
+        total = losses.sum() if per_example else losses.mean()
+        deltas = torch.autograd.grad(total, outs)   # per example: d f_i / d z_i (examples are independent)
+        return acts, deltas
+
+    a_tr, d_tr = signals(x, y, True)
+    a_v, d_v = signals(x_val, y_val, False)
+    parts = []
+    for (_, m), a, d, av, dv in zip(layers, a_tr, d_tr, a_v, d_v):
+        g_w = dv.T @ av                                              # validation gradient of W: (out, in)
+        part = ((d @ g_w) * a).sum(1)                                # delta_i^T G_W a_i
+        if m.bias is not None:
+            part = part + d @ dv.sum(0)                              # delta_i . G_b
+        parts.append(part.detach())
+    return [n for n, _ in layers], torch.stack(parts, 1)
