@@ -197,8 +197,8 @@ def recipe_experiment(experiment: str | Experiment, recipe: str = "ours") -> Exp
     if check_recipe(recipe, exp) == "ours":
         return exp
     return replace(exp, model="lenet_official", steps=8000, lr_decay_at=(0.5,),
-                   description=exp.description + "; paper recipe: official 3-conv LeNet, 8,000 steps, lr halved "
-                               "after 4,000, unnormalised proportion weights")
+                   description=exp.description + "; paper recipe: official 3-conv LeNet, 8,000 steps, lr halved for "
+                               "the second half, unnormalised proportion weights")
 
 
 def all_method_names() -> list[str]:

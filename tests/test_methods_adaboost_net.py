@@ -24,7 +24,7 @@ def test_one_wrong_example_out_of_four_triples_its_weight_binary():
 
 def test_samme_adds_log_of_c_minus_1_for_ten_classes():
     # alpha = log 3 + log 9 = log 27: weights 1, 1, 1, 27 before renormalising
-    w, err, alpha = samme_update(np.full(4, 0.25), np.array([False, False, False, True]), num_classes=10)
+    w, _, alpha = samme_update(np.full(4, 0.25), np.array([False, False, False, True]), num_classes=10)
     assert alpha == pytest.approx(math.log(27))
     np.testing.assert_allclose(w, np.array([1, 1, 1, 27]) / 30)
 

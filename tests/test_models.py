@@ -50,7 +50,8 @@ def test_truncated_normal_init_and_zero_biases_reproducible():
     weights = torch.cat([m.weight.flatten() for m in a.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))])
     assert weights.abs().max() <= 0.2                        # truncated at two standard deviations
     assert weights.std().item() == pytest.approx(0.088, abs=0.005)   # std of N(0, 0.1) truncated at +-0.2
-    assert all(float(m.bias.abs().max()) == 0.0 for m in a.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)))
+    layers = [m for m in a.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert all(float(m.bias.abs().max()) == 0.0 for m in layers)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
