@@ -89,10 +89,15 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="results CSV; every finished run appends one row atomically (default: print only)")
     p.add_argument("--history-dir", default=None,
                    help="save each run's History (.npz: per-step batch indices and weights, losses, accuracies) here")
-    p.add_argument("--on-zero-weights", choices=["skip", "step"], default="skip",
+    p.add_argument("--on-zero-weights", choices=["skip", "step"], default=None,
                    help="when a method gives every example of a batch weight 0: 'skip' the update (default) or "
-                        "'step' anyway so momentum still moves the parameters (the paper's official code)")
+                        "'step' anyway so momentum still moves the parameters (the paper's official code; the "
+                        "default with --recipe paper)")
     p.add_argument("--lr", type=_lr, default=None, help="learning rate (default: the experiment's, 1e-3 on MNIST)")
+    p.add_argument("--recipe", choices=["ours", "paper"], default="ours",
+                   help="'ours' (default) or 'paper': the official code's Fig. 8 protocol (mnist-imbalance only): "
+                        "3-conv official LeNet, 8000 steps, lr halved for the second half, unnormalised proportion "
+                        "weights, 10 seeds for a sweep (see docs/departures.md); one --out file holds one recipe")
 
 
 def _setting_from(args, experiment) -> object:
@@ -143,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "'every' (all registered)")
     p_sweep.add_argument("--settings", nargs="+", default=None,
                          help="setting values (proportions or uniform/background; default: the experiment's list)")
-    p_sweep.add_argument("--seeds", nargs="+", type=_seed, default=[0, 1, 2], help="run seeds")
+    p_sweep.add_argument("--seeds", nargs="+", type=_seed, default=None,
+                         help="run seeds (default: 0 1 2; 0 to 9 with --recipe paper)")
     p_sweep.add_argument("--jobs", type=_positive_int, default=1,
                          help="parallel worker processes; each gets cores/jobs torch threads")
     p_sweep.add_argument("--no-progress", action="store_true", help="hide the sweep's progress bar")
@@ -206,7 +212,7 @@ def cmd_run(args) -> int:
     _check_outputs(args)
     row = run_one(args.experiment, args.method, setting, args.seed, args.steps, args.device, args.data_source,
                   out=args.out, history_dir=args.history_dir, on_zero_weights=args.on_zero_weights, lr=args.lr,
-                  progress=args.progress)
+                  progress=args.progress, recipe=args.recipe)
     _print_row(row)
     return 0
 
@@ -214,7 +220,8 @@ def cmd_run(args) -> int:
 def cmd_sweep(args) -> int:
     from .experiments import plan_sweep, read_results, stale_rows, summarize, sweep
 
-    options = {"history_dir": args.history_dir, "on_zero_weights": args.on_zero_weights, "lr": args.lr}
+    options = {"history_dir": args.history_dir, "on_zero_weights": args.on_zero_weights, "lr": args.lr,
+               "recipe": args.recipe}
     _check_outputs(args)
     # validate everything (names, settings, seeds, device, data source) before the first run
     pending = plan_sweep(args.experiment, args.methods, args.settings, args.seeds, args.steps, args.device,

@@ -17,6 +17,15 @@ A run's seed fixes the data split (which images, which validation images, which 
 initialisation, the batch order and any method randomness — so method A and method B at the same seed see
 exactly the same data.
 
+Recipes (``RECIPES``): ``"ours"`` (default) runs the experiments as defined here. ``"paper"`` runs the protocol
+of the paper's official code for Fig. 8 (``mnist-imbalance`` only): the official 3-convolution LeNet
+(``make_model("lenet_official")``), 8,000 steps, learning rate halved for the second half, unnormalised
+proportion weights (``Proportion(normalise=False)``), SGD still moving on all-zero weights
+(``on_zero_weights="step"``), 10 seeds for a sweep, and 5,000 training images where the full MNIST is available
+(on the offline subset: as many as it allows, 397-439). ``docs/departures.md`` lists what differs from the official
+code and which recipe removes it. Every row records its ``recipe``; a results file holds one recipe only (writing
+another into it is refused), so tables never mix them.
+
 Results: :func:`run_one` returns one row (a dict with the columns of ``ROW_COLUMNS`` plus extras) and, given
 ``out``, appends it atomically to a CSV (the whole file is rewritten to a temporary file under a lock and moved
 into place with ``os.replace``, so a crash never leaves half a row). :func:`sweep` skips runs whose key
@@ -33,7 +42,7 @@ import stat
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -48,7 +57,7 @@ ROW_COLUMNS = ("experiment", "method", "setting_name", "setting_value", "seed", 
 # Extra columns (may be NaN where they do not apply).
 EXTRA_COLUMNS = ("results_version", "method_revision", "test_error_last5", "zero_weight_fraction", "n_train", "n_val",
                  "lr", "batch_size", "on_zero_weights", "data_seed", "noise_rate", "noise_mode", "proportion",
-                 "history_path")
+                 "history_path", "recipe")
 KEY_COLUMNS = ("experiment", "method", "setting_value", "seed", "steps", "data_source")
 # Bump when a change to the library changes what a run computes (data draw, a method, the trainer, defaults).
 # Rows written by another version are stale: a sweep runs them again (replacing them) instead of skipping them.
@@ -59,6 +68,16 @@ RESULTS_VERSION = 2
 METHOD_REVISIONS: dict[str, int] = {"noise_layer_conf": 1, "hard_mining": 1}
 
 ADABOOST = "adaboost"  # scikit-learn, not a torch Method: run_one dispatches it to l2rw_viz.adaboost
+
+# How an experiment is run: "ours" (the definitions below) or "paper" (the official code's protocol, see the module
+# docstring and docs/departures.md).
+RECIPES = ("ours", "paper")
+# The experiments the paper's protocol is defined for (the official code has only the MNIST imbalance experiment).
+PAPER_RECIPE_EXPERIMENTS = ("mnist-imbalance",)
+# Seeds of a sweep when none are given: 3 here, 10 as the official code (``nrun``).
+RECIPE_SEEDS = {"ours": (0, 1, 2), "paper": tuple(range(10))}
+# What the trainer does on all-zero weights by default: skip the update here; the official code still steps.
+RECIPE_ON_ZERO_WEIGHTS = {"ours": "skip", "paper": "step"}
 
 
 @dataclass(frozen=True)
@@ -117,12 +136,13 @@ class Experiment:
 
 
 IMBALANCE_METHODS = ("plain", "proportion", "resample", "hard_mining", "random", "l2rw", "oversample",
-                     "undersample", "smote", "clean_only", "finetune", ADABOOST, "meta_weight_net")
+                     "undersample", "smote", "clean_only", "finetune", ADABOOST, "adaboost_net", "meta_weight_net")
 NOISE_METHODS = ("plain", "l2rw", "random", "clean_only", "finetune", "noise_layer", "noise_layer_conf",
-                 "bootstrap_soft", "bootstrap_hard", ADABOOST, "meta_weight_net", "forward_correction",
+                 "bootstrap_soft", "bootstrap_hard", ADABOOST, "adaboost_net", "meta_weight_net", "forward_correction",
                  "backward_correction", "forward_correction_clean", "self_training", "mentornet_pd", "mentornet_dd")
 BOTH_METHODS = ("plain", "proportion", "resample", "hard_mining", "random", "l2rw", "smote", "clean_only",
-                "finetune", "noise_layer", "bootstrap_soft", ADABOOST, "meta_weight_net", "forward_correction")
+                "finetune", "noise_layer", "bootstrap_soft", ADABOOST, "adaboost_net", "meta_weight_net",
+                "forward_correction")
 # The methods of the paper's Fig. 8 (MNIST class imbalance).
 FIG8_METHODS = ("plain", "proportion", "resample", "hard_mining", "random", "l2rw")
 
@@ -157,6 +177,31 @@ def get_experiment(experiment: str | Experiment) -> Experiment:
         return experiment
     check_choice("experiment", experiment, list(EXPERIMENTS))
     return EXPERIMENTS[experiment]
+
+
+def check_recipe(recipe: str, experiment: str | Experiment | None = None) -> str:
+    """``recipe`` if it is one of ``RECIPES`` (and, given ``experiment``, defined for it), else a named ValueError."""
+    recipe = check_choice("recipe", recipe, RECIPES)
+    if recipe == "paper" and experiment is not None:
+        name = get_experiment(experiment).name
+        if name not in PAPER_RECIPE_EXPERIMENTS:
+            raise ValueError(f"recipe='paper' is not defined for experiment={name!r} (the official code has only the "
+                             f"MNIST imbalance experiment); allowed: experiment in {PAPER_RECIPE_EXPERIMENTS}, or "
+                             "recipe='ours'")
+    return recipe
+
+
+def recipe_experiment(experiment: str | Experiment, recipe: str = "ours") -> Experiment:
+    """The experiment as ``recipe`` runs it: itself for ``"ours"``; for ``"paper"`` the official protocol's
+    network (``"lenet_official"``), 8,000 steps and the learning rate halved after half of them. The method
+    settings of the recipe (unnormalised proportion weights) are in :func:`method_for`, its seeds in
+    ``RECIPE_SEEDS`` and its all-zero-weights policy in ``RECIPE_ON_ZERO_WEIGHTS``."""
+    exp = get_experiment(experiment)
+    if check_recipe(recipe, exp) == "ours":
+        return exp
+    return replace(exp, model="lenet_official", steps=8000, lr_decay_at=(0.5,),
+                   description=exp.description + "; paper recipe: official 3-conv LeNet, 8,000 steps, lr halved for "
+                               "the second half, unnormalised proportion weights")
 
 
 def all_method_names() -> list[str]:
@@ -236,10 +281,16 @@ def make_dataset(experiment: str | Experiment, setting, seed: int, data_source: 
     return make_imbalanced_noisy(exp.data, proportion=setting, rate=exp.noise_rate, mode="uniform", **kw)
 
 
-def method_for(method: str, exp: Experiment, steps: int, batch_size: int, lr: float, **overrides):
-    """The ``Method`` instance for ``method`` in this experiment (settings that depend on the run filled in)."""
+def method_for(method: str, exp: Experiment, steps: int, batch_size: int, lr: float, recipe: str = "ours",
+               **overrides):
+    """The ``Method`` instance for ``method`` in this experiment (settings that depend on the run filled in).
+
+    ``adaboost_net`` needs nothing here: it updates its example weights once per epoch, which it reads from the data
+    and the batch size it is given. ``recipe="paper"``: proportion weights are not normalised per batch.
+    """
     from .methods import get_method
 
+    recipe = check_recipe(recipe)
     if "+" in method:   # +es / +ft: the base method with its own settings, then the modifiers'
         from .methods.modifiers import Modified, split_modifiers
 
@@ -248,10 +299,12 @@ def method_for(method: str, exp: Experiment, steps: int, batch_size: int, lr: fl
         if "ft" in mods:
             own["ft_switch_step"] = steps - max(1, steps // 10)  # the last 10% on the clean set, as "finetune"
         own.update({k: overrides.pop(k) for k in ("es_every", "ft_switch_step") if k in overrides})
-        return Modified(method_for(base, exp, steps, batch_size, lr, **overrides), es="es" in mods,
+        return Modified(method_for(base, exp, steps, batch_size, lr, recipe, **overrides), es="es" in mods,
                         ft="ft" in mods, **own)
     kw: dict[str, Any] = {}
-    if method == "finetune":
+    if method == "proportion" and recipe == "paper":
+        kw["normalise"] = False  # the official code's (p, 1 - p) weights: a batch sums to about 200p(1-p)
+    elif method == "finetune":
         kw["switch_step"] = steps - max(1, steps // 10)  # the last 10% of the steps on the clean set
     elif method == "hard_mining":
         kw["pool_size"] = 5 * batch_size  # the official code: pool 500 for batch 100
@@ -287,9 +340,32 @@ def row_key(row: dict) -> tuple:
             int(row["steps"]), str(row["data_source"]))
 
 
+def _recipe_of(row: dict) -> str:
+    """A row's recipe; ``"ours"`` for rows written before recipes existed (missing or NaN)."""
+    value = row.get("recipe")
+    return value if isinstance(value, str) and value else "ours"
+
+
 def history_filename(row: dict) -> str:
     exp, method, setting, seed, steps, source = row_key(row)
-    return f"{exp}__{method}__{setting}__seed{seed}__steps{steps}__{source}.npz"
+    recipe = _recipe_of(row)
+    suffix = "" if recipe == "ours" else f"__{recipe}"
+    return f"{exp}__{method}__{setting}__seed{seed}__steps{steps}__{source}{suffix}.npz"
+
+
+def check_recipe_of_table(out: str | os.PathLike | None, recipe: str) -> None:
+    """Refuse to add ``recipe`` rows to a results file that holds rows of another recipe (tables, sweeps and their
+    skip keys would mix them): a ``ValueError`` naming the file, both recipes and what is allowed."""
+    if out is None:
+        return
+    table = read_results(out)
+    if not len(table):
+        return
+    others = sorted({_recipe_of(r) for r in table.to_dict("records")} - {recipe})
+    if others:
+        raise ValueError(f"recipe={recipe!r}: {out} already holds rows of recipe {', '.join(map(repr, others))}, and "
+                         f"one results file holds one recipe; allowed: recipe={others[0]!r} for this file, or another "
+                         "out file")
 
 
 def _mean_weight(history, group: str) -> float:
@@ -300,9 +376,10 @@ def _mean_weight(history, group: str) -> float:
 
 def run_one(experiment: str | Experiment, method: str, setting=None, seed: int = 0, steps: int | None = None,
             device: str = "auto", data_source: str = "auto", *, out: str | os.PathLike | None = None,
-            history_dir: str | os.PathLike | None = None, on_zero_weights: str = "skip", lr: float | None = None,
-            data_seed: int | None = None, progress: bool = False, method_kwargs: dict | None = None,
-            return_history: bool = False, threads: int | None = None):
+            history_dir: str | os.PathLike | None = None, on_zero_weights: str | None = None,
+            lr: float | None = None, data_seed: int | None = None, progress: bool = False,
+            method_kwargs: dict | None = None, return_history: bool = False, threads: int | None = None,
+            recipe: str = "ours"):
     """Train (or boost) one method on one setting of an experiment and return its tidy row.
 
     Args:
@@ -314,19 +391,23 @@ def run_one(experiment: str | Experiment, method: str, setting=None, seed: int =
             labels the row; the rounds are ``experiment.adaboost_rounds``.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``... data_source: ``"auto"``, ``"subset"``, ``"full"`` (MNIST only).
         out: CSV path to append the row to (atomically). history_dir: save the run's History ``.npz`` there.
-        on_zero_weights: the trainer's policy for all-zero weights (``"skip"`` or ``"step"``).
+        on_zero_weights: the trainer's policy for all-zero weights (``"skip"`` or ``"step"``; ``None``: the
+            recipe's, ``"skip"`` for ``"ours"``, ``"step"`` for ``"paper"``).
         lr: override the experiment's learning rate. data_seed: draw the data with another seed than the rest
             (``None``: ``seed``), to separate data variance from training variance.
         method_kwargs: extra settings for the method's constructor. return_history: also return the History.
         threads: torch CPU threads for this run (restored afterwards). ``None``: 1 on the CPU — on a shared 2-core
             machine LeNet took 35 ms/step with 1 thread and 345 ms/step with 2 (threads spinning against other
             processes); on an idle machine 2 threads gain far less than that. Ignored on GPUs.
+        recipe: ``"ours"`` (default) or ``"paper"`` (the official protocol, ``mnist-imbalance`` only; see the
+            module docstring): sets the network, the default steps, the lr schedule, the proportion weights and the
+            all-zero-weights policy; recorded in the row's ``recipe`` column.
 
     Returns:
         The row (``dict``; keys ``ROW_COLUMNS`` + ``EXTRA_COLUMNS``), or ``(row, history)`` with
         ``return_history`` (an ``AdaBoostResult`` for AdaBoost).
     """
-    exp = get_experiment(experiment)
+    exp = recipe_experiment(experiment, recipe)
     setting = exp.check_setting(exp.default_setting() if setting is None else setting)
     method = check_method_name(method)
     seed = check_seed("seed", seed)
@@ -338,7 +419,9 @@ def run_one(experiment: str | Experiment, method: str, setting=None, seed: int =
     if history_dir is not None:
         check_output_dir(history_dir, "history_dir")
     lr = exp.lr if lr is None else check_in_range("lr", lr, 0.0, float("inf"), low_open=True, high_open=True)
+    on_zero_weights = RECIPE_ON_ZERO_WEIGHTS[recipe] if on_zero_weights is None else on_zero_weights
     check_choice("on_zero_weights", on_zero_weights, ["skip", "step"])
+    check_recipe_of_table(out, recipe)
     from .device import cpu_threads, describe_device, resolve_device
 
     dev = resolve_device(device)
@@ -352,12 +435,12 @@ def run_one(experiment: str | Experiment, method: str, setting=None, seed: int =
                noise_rate=exp.noise_rate if "noise" in exp.bias else 0.0,
                noise_mode=setting if exp.setting_name == "noise_mode" else ("uniform" if "noise" in exp.bias else ""),
                proportion=setting if exp.setting_name == "proportion" else float("nan"), history_path="",
-               results_version=RESULTS_VERSION, method_revision=METHOD_REVISIONS.get(method, 0))
+               results_version=RESULTS_VERSION, method_revision=METHOD_REVISIONS.get(method, 0), recipe=recipe)
     keep: dict[str, Any] = {}
     start = time.perf_counter()
     with cpu_threads(dev, 1 if threads is None else threads):
         _train_or_boost(row, exp, method, ds, seed, steps, lr, dev, on_zero_weights, progress, method_kwargs,
-                        history_dir, keep)
+                        history_dir, keep, recipe)
     history = keep.get("history")
     row["wall_time_s"] = time.perf_counter() - start
     if out is not None:
@@ -366,7 +449,7 @@ def run_one(experiment: str | Experiment, method: str, setting=None, seed: int =
 
 
 def _train_or_boost(row, exp, method, ds, seed, steps, lr, dev, on_zero_weights, progress, method_kwargs,
-                    history_dir, keep) -> None:
+                    history_dir, keep, recipe="ours") -> None:
     if method == ADABOOST:
         from .adaboost import run_adaboost
 
@@ -387,12 +470,12 @@ def _train_or_boost(row, exp, method, ds, seed, steps, lr, dev, on_zero_weights,
         from .train import train
 
         model = make_model(exp.model, ds.num_classes, ds.feature_shape, seed=seed)
-        m = method_for(method, exp, steps, exp.batch_size, lr, **(method_kwargs or {}))
+        m = method_for(method, exp, steps, exp.batch_size, lr, recipe, **(method_kwargs or {}))
         history = train(model, ds, m, steps=steps, batch_size=exp.batch_size, lr=lr, momentum=exp.momentum,
                         device=dev, seed=seed, eval_every=min(exp.eval_every, steps),
                         lr_schedule=exp.lr_schedule(steps), on_zero_weights=on_zero_weights, progress=progress)
         history.meta.update(experiment=exp.name, setting_name=exp.setting_name, setting_value=row["setting_value"],
-                            data_source=row["data_source"], data_seed=row["data_seed"])
+                            data_source=row["data_source"], data_seed=row["data_seed"], recipe=recipe)
         row.update(test_accuracy=history.final_test_accuracy, test_error=history.final_test_error,
                    test_error_last5=float(1.0 - np.mean(history.test_acc[-5:])),
                    zero_weight_fraction=history.zero_weight_fraction(), lr=lr, batch_size=exp.batch_size,
@@ -690,8 +773,9 @@ def _check_same_options(spec: "RunSpec", row: dict, exp: Experiment, out) -> Non
     """A finished row is only reused if it was run with the options asked for now (they are not in the key):
     otherwise a sweep with, say, another ``lr`` would silently return the old numbers."""
     o = spec.options
+    recipe = o.get("recipe", "ours")
     wanted = {"lr": o.get("lr") if o.get("lr") is not None else exp.lr,
-              "on_zero_weights": o.get("on_zero_weights", "skip"),
+              "on_zero_weights": o.get("on_zero_weights") or RECIPE_ON_ZERO_WEIGHTS[recipe],
               "data_seed": o.get("data_seed") if o.get("data_seed") is not None else spec.seed}
     for name, value in wanted.items():
         have = row.get(name)
@@ -772,18 +856,26 @@ def _run_spec(spec: RunSpec, threads: int | None, parent_pid: int | None = None)
 
 
 def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", settings: Iterable | None = None,
-               seeds: Iterable[int] = (0, 1, 2), steps: int | None = None, device: str = "auto",
-               data_source: str = "auto", out: str | os.PathLike | None = None, **options) -> list[RunSpec]:
-    """The runs a sweep would do, finished ones (already in ``out``) left out. Validates every argument."""
-    exp = get_experiment(experiment)
+               seeds: Iterable[int] | None = None, steps: int | None = None, device: str = "auto",
+               data_source: str = "auto", out: str | os.PathLike | None = None, recipe: str = "ours",
+               **options) -> list[RunSpec]:
+    """The runs a sweep would do, finished ones (already in ``out``) left out. Validates every argument.
+
+    ``seeds=None``: the recipe's (``RECIPE_SEEDS``: 0, 1, 2 for ``"ours"``, 0..9 for ``"paper"``). ``recipe``: see
+    :func:`run_one`; a results file ``out`` holding rows of another recipe is refused.
+    """
+    exp = recipe_experiment(experiment, recipe)
     names = resolve_methods(exp, methods)
     values = [exp.check_setting(s) for s in (exp.settings if settings is None else settings)]
-    seeds = [check_seed("seed", s) for s in seeds]
+    seeds = [check_seed("seed", s) for s in (RECIPE_SEEDS[recipe] if seeds is None else seeds)]
     if out is not None:
         check_results_path(out, "out")
     if options.get("history_dir") is not None:
         check_output_dir(options["history_dir"], "history_dir")
     steps = check_int("steps", exp.default_steps() if steps is None else steps, 1)
+    check_recipe_of_table(out, recipe)
+    if recipe != "ours":
+        options = {**options, "recipe": recipe}   # only then, so default specs (and their options) are unchanged
     from .device import resolve_device
 
     resolve_device(device)
@@ -798,18 +890,20 @@ def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all
 
 
 def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", settings: Iterable | None = None,
-          seeds: Iterable[int] = (0, 1, 2), out: str | os.PathLike | None = None, jobs: int = 1,
+          seeds: Iterable[int] | None = None, out: str | os.PathLike | None = None, jobs: int = 1,
           steps: int | None = None, device: str = "auto", data_source: str = "auto", progress: bool = True,
-          **options):
+          recipe: str = "ours", **options):
     """Run every (setting, seed, method) of an experiment that is not yet in ``out``; return the whole table.
 
     Args:
         methods: names, or ``"all"`` (the experiment's list), ``"fig8"``, ``"every"``.
-        settings: values of the experiment's axis (``None``: its defaults). seeds: run seeds.
+        settings: values of the experiment's axis (``None``: its defaults). seeds: run seeds (``None``: the
+            recipe's, 0, 1, 2 for ``"ours"`` and 0..9 for ``"paper"``).
         out: results CSV; each finished run is appended at once (atomically) and finished runs are skipped, so an
             interrupted sweep can simply be started again. ``None``: keep rows in memory only.
         jobs: parallel worker processes (joblib); each gets ``max(1, cores // jobs)`` torch threads (``jobs=1``
             runs in this process with ``run_one``'s default, 1 thread on the CPU).
+        recipe: ``"ours"`` or ``"paper"`` (see :func:`run_one`); one results file holds one recipe.
         options: passed to :func:`run_one` (``history_dir``, ``on_zero_weights``, ``lr``, ...).
 
     Returns:
@@ -820,7 +914,7 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
     from tqdm.auto import tqdm
 
     jobs = check_int("jobs", jobs, 1)
-    specs = plan_sweep(experiment, methods, settings, seeds, steps, device, data_source, out, **options)
+    specs = plan_sweep(experiment, methods, settings, seeds, steps, device, data_source, out, recipe, **options)
     rows: list[dict] = []
     bar = tqdm(total=len(specs), desc=f"sweep {get_experiment(experiment).name}", unit="run", disable=not progress)
 
@@ -860,7 +954,7 @@ def summarize(table, by: Sequence[str] = ("experiment", "setting_value", "method
 
 
 __all__ = ["ADABOOST", "EXPERIMENTS", "Experiment", "FIG8_METHODS", "KEY_COLUMNS", "ROW_COLUMNS", "EXTRA_COLUMNS",
-           "METHOD_REVISIONS", "RESULTS_VERSION", "RunSpec", "append_row", "check_output_dir", "check_results_path",
-           "finished_keys", "finished_rows",
-           "get_experiment", "make_dataset", "plan_sweep", "read_results", "resolve_data_source", "resolve_methods",
-           "row_key", "run_one", "stale_rows", "summarize", "sweep"]
+           "METHOD_REVISIONS", "RECIPES", "RESULTS_VERSION", "RunSpec", "append_row", "check_output_dir",
+           "check_recipe", "check_recipe_of_table", "check_results_path", "finished_keys", "finished_rows",
+           "get_experiment", "make_dataset", "plan_sweep", "read_results", "recipe_experiment", "resolve_data_source",
+           "resolve_methods", "row_key", "run_one", "stale_rows", "summarize", "sweep"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..checks import check_choice
 from ..data.dataset import BiasedDataset
 from .base import Method, StepContext, register
 
@@ -40,11 +41,20 @@ class Proportion(Method):
 
     With 99 nines and 1 four in a batch, the four gets weight 0.5 and the nines share the other 0.5: both classes
     pull equally on the gradient, whatever their counts.
+
+    Args:
+        normalise: ``True`` (default): the batch's weights sum to 1. ``False``: the official code's "ratio" weights,
+            not normalised per batch: each class gets the fixed weight ``(1 / count_c) / sum_k (1 / count_k)`` (the
+            class weights sum to 1, not the batch's). With two classes and majority share ``p`` that is ``p`` for
+            every minority example and ``1 - p`` for every majority one, so a batch of ``b`` examples sums to about
+            ``2 b p (1 - p)`` (about 200p(1-p) for batch 100: 18 at p = 0.9, 3.9 at 0.98, 1.0 at 0.995) and the
+            effective learning rate changes with ``p``. Used by ``--recipe paper``.
     """
 
     name = "proportion"
 
-    def __init__(self):
+    def __init__(self, normalise: bool = True):
+        self.normalise = bool(check_choice("normalise", normalise, [True, False]))
         self._inv_freq: torch.Tensor | None = None
         self._for: int | None = None
 
@@ -57,5 +67,12 @@ class Proportion(Method):
         return self._inv_freq
 
     def batch_weights(self, ctx: StepContext) -> torch.Tensor:
-        w = self.class_weights(ctx.dataset).to(device=ctx.x.device, dtype=ctx.x.dtype)[ctx.y]
+        inv = self.class_weights(ctx.dataset)
+        if not self.normalise:
+            # the official code's (p, 1 - p): fixed per-class weights, the batch sum is whatever it comes to
+            return (inv / inv.sum()).to(device=ctx.x.device, dtype=ctx.x.dtype)[ctx.y]
+        w = inv.to(device=ctx.x.device, dtype=ctx.x.dtype)[ctx.y]
         return normalise(w)
+
+    def describe(self):
+        return {"method": self.name, "normalise": self.normalise}
