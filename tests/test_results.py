@@ -142,3 +142,15 @@ def test_a_shipped_row_reproduces_exactly(name, method, setting, seed):
                   device="cpu")
     assert math.isclose(row["test_error"], float(shipped.test_error.iloc[0]), abs_tol=1e-12), \
         (row["test_error"], float(shipped.test_error.iloc[0]))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_readme_shows_the_shipped_tables(name):
+    """The README's tables are `l2rw-viz results show NAME --markdown`, verbatim: a refreshed table must be pasted."""
+    from pathlib import Path
+
+    from l2rw_viz.results.pack import summary_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = summary_table(name, markdown=True).split("\n\n", 1)[1]
+    assert table in readme, f"README.md lacks the current {name} table; paste `l2rw-viz results show {name} --markdown`"
