@@ -116,22 +116,23 @@ def check_trainings(device: torch.device, quick: bool) -> list[tuple[str, str]]:
     """One short run per registered method; returns ``[(method, detail)]``, raising on the first failure."""
     from l2rw_viz.data import make_imbalanced
     from l2rw_viz.data.mnist import load_mnist
-    from l2rw_viz.methods import available_methods, get_method
+    from l2rw_viz.experiments import get_experiment, method_for
+    from l2rw_viz.methods import available_methods
     from l2rw_viz.models import make_model
     from l2rw_viz.train import train
 
     data = make_imbalanced("mnist", proportion=0.98, seed=0, pool=load_mnist("subset", progress=False))
     steps = 3 if quick else 30
-    # as experiments.run_one sets them: fine-tuning's last tenth on the clean set; a short +Conf pre-training
-    settings = {"noise_layer_conf": {"pretrain_steps": 3 if quick else 100},
-                "finetune": {"switch_step": steps - max(1, steps // 10)}}
+    exp = get_experiment("mnist-imbalance")
     out = []
     for name in available_methods():
         model = make_model("lenet", data.num_classes, data.feature_shape, seed=0)
         start = time.perf_counter()
+        # settings that depend on the run (fine-tuning's switch, pre-training lengths, schedules) as run_one sets them
+        method = method_for(name, exp, steps, exp.batch_size, exp.lr)
         with _quiet():
-            history = train(model, data, get_method(name, **settings.get(name, {})), steps=steps, device=device,
-                            seed=0, eval_every=steps, progress=False)
+            history = train(model, data, method, steps=steps, device=device, seed=0, eval_every=steps,
+                            progress=False)
         if not np.isfinite(history.train_loss).all():
             raise AssertionError(f"{name}: non-finite training loss")
         if history.meta["device"] != describe_device(device):
