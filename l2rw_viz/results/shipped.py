@@ -134,17 +134,17 @@ def load_history(name: str, method: str, setting, seed: int = 0):
 
 def stale_methods(name: str) -> dict[str, tuple[int, int]]:
     """Methods whose shipped rows were computed by another revision than this library's:
-    ``{method: (shipped revision, library revision)}``; the results version counts for every method."""
+    ``{method: (shipped revision, library revision)}``; a row of another results version (which counts for every
+    method) makes its method stale with shipped revision -1."""
     from ..experiments import METHOD_REVISIONS, RESULTS_VERSION
 
     table = load_results(name)
     stale = {}
     for method, rows in table.groupby("method"):
-        shipped = (int(rows["results_version"].min()), int(rows["method_revision"].fillna(0).min()),
-                   int(rows["results_version"].max()), int(rows["method_revision"].fillna(0).max()))
-        now = (RESULTS_VERSION, METHOD_REVISIONS.get(method, 0))
-        if shipped[:2] != now or shipped[2:] != now:
-            stale[method] = (shipped[1] if shipped[0] == RESULTS_VERSION else -1, now[1])
+        now = METHOD_REVISIONS.get(method, 0)
+        revisions = rows["method_revision"].fillna(0).astype(int)
+        if (rows["results_version"] != RESULTS_VERSION).any() or (revisions != now).any():
+            stale[method] = (int(revisions.min()) if (rows["results_version"] == RESULTS_VERSION).all() else -1, now)
     return stale
 
 
