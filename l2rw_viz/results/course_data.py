@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..settings import recompute_mode
-from .shipped import compare_with_shipped, describe_comparison, experiment_name, load_history, load_results
+from .shipped import (compare_with_shipped, describe_comparison, experiment_name, load_history, load_results,
+                      setting_text)
 
 
 @dataclass
@@ -44,7 +45,6 @@ class ResultSet:
         if self.shipped:
             return load_history(self.name, method, setting, seed)
         from ..history import History
-        from .shipped import setting_text
 
         t = self.table
         row = t[(t.method == method) & (t.setting_value.map(setting_text) == setting_text(setting)) & (t.seed == seed)]
