@@ -85,13 +85,15 @@ def expected_runs(name: str) -> set[tuple[str, str, int]]:
 
 def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | None, *, commands: Sequence[str] = (),
          wall_time_s: float | None = None, git_commit: str | None = None, out_dir: Path = DATA_DIR,
-         allow_missing: bool = False) -> dict:
+         allow_missing: bool = False, earlier_git_commits: Sequence[str] = ()) -> dict:
     """Write the shipped table, Histories and provenance of ``name`` from a finished sweep.
 
     Args:
         csv: the sweep's results table. history_dir: where the sweep saved Histories (rows' ``history_path``).
         commands: the command lines that produced ``csv`` (recorded verbatim). wall_time_s: their elapsed time.
         allow_missing: pack even if some expected runs are missing (the provenance lists them); default: refuse.
+        git_commit: the commit of the code that ran the newest runs. earlier_git_commits: the commits of earlier
+            packs whose rows were carried over (``make`` resumes from the shipped table).
 
     Returns:
         The provenance dict (also written next to the table).
@@ -150,6 +152,7 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
         "made_with": commands or [f"l2rw-viz results make {exp.name} --jobs 2"],
         "refresh_with": f"l2rw-viz results make {exp.name} --jobs 2",
         "git_commit": git_commit,
+        "earlier_git_commits": [c for c in dict.fromkeys(earlier_git_commits) if c != git_commit],
         "versions": _versions(),
         "results_version": RESULTS_VERSION,
         "method_revisions": {m: METHOD_REVISIONS.get(m, 0) for m in methods},
@@ -182,19 +185,36 @@ def make(name: str, jobs: int = 2, work_dir: str | os.PathLike = "results-work",
     work = Path(work_dir)
     csv, hist = work / f"{exp}.csv", work / "histories" / exp
     commands: list[str] = []
-    if not csv.exists() and table_path(exp).exists():
+    shipped = provenance(exp) if table_path(exp).exists() else {}
+    earlier_commits = [c for c in [*shipped.get("earlier_git_commits", []), shipped.get("git_commit")] if c]
+    if not csv.exists() and shipped:
         # resume from what ships: its current rows are skipped by the sweep, so only missing or stale runs are
         # computed, and their shipped Histories are kept by pack
         for row in load_results(exp).to_dict("records"):
             append_row(csv, row)
-        commands = list(provenance(exp).get("made_with", []))
+        commands = list(shipped.get("made_with", []))
     start = time.perf_counter()
     argv = ["l2rw-viz", "sweep", exp, "--methods", "all", "--seeds", *map(str, SEEDS), "--jobs", str(jobs),
             "--data-source", DATA_SOURCE, "--device", device, "--out", str(csv), "--history-dir", str(hist)]
     sweep(exp, "all", seeds=SEEDS, out=csv, jobs=jobs, device=device, data_source=DATA_SOURCE,
           history_dir=hist, progress=progress)
     return pack(exp, csv, hist, commands=commands + [shlex.join(argv)],
-                wall_time_s=round(time.perf_counter() - start, 1))
+                wall_time_s=round(time.perf_counter() - start, 1), git_commit=_git_commit(),
+                earlier_git_commits=earlier_commits)
+
+
+def _git_commit() -> str | None:
+    """The short commit of the checkout this package runs from, or None (an installed wheel has no git)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
 
 
 def summary_table(name: str, markdown: bool = False) -> str:
