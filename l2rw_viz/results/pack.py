@@ -35,7 +35,7 @@ DATA_SOURCE = "subset"  # the offline 5,000-image subset: every user (and CI) ha
 # Histories shipped (seed 0, every setting): L2RW and the baselines whose weights or curves the course draws.
 HISTORY_METHODS = {
     "mnist-imbalance": ("plain", "proportion", "resample", "hard_mining", "random", "l2rw"),
-    "mnist-noise": ("plain", "random", "noise_layer_conf", "bootstrap_hard", "finetune", "l2rw"),
+    "mnist-noise": ("plain", "random", "noise_layer_conf", "bootstrap_hard", "finetune", "meta_weight_net", "l2rw"),
     "mnist-imbalance-noise": ("plain", "proportion", "finetune", "l2rw"),
 }
 # Record every k-th step of a shipped History (the figures smooth over tens of steps; every evaluation is kept).
