@@ -3,9 +3,7 @@ checksums, atomic writes, mirror fallback, the cache, and clear errors when noth
 
 import gzip
 import hashlib
-import http.server
 import socket
-import threading
 import warnings
 
 import numpy as np
@@ -37,48 +35,30 @@ def fake_mnist():
     return files, md5, arrays
 
 
-class _Server:
+class _Mirror:
     """Serves ``files`` at ``/mnist/<name>``; ``mode`` per file: "ok", "truncate" (half the bytes, full length
-    announced), "missing" (404). Counts requests."""
+    announced), "missing" (404). Counts requests in ``hits``."""
 
-    def __init__(self, files):
+    def __init__(self, files, serve_http):
         self.files, self.mode, self.hits = dict(files), {}, []
-        owner = self
+        self.url = serve_http(self.respond).url
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                name = self.path.rsplit("/", 1)[-1]
-                owner.hits.append(name)
-                mode = owner.mode.get(name, "ok")
-                if name not in owner.files or mode == "missing":
-                    self.send_error(404)
-                    return
-                body = owner.files[name]
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body[: len(body) // 2] if mode == "truncate" else body)
-
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/mnist/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
+    def respond(self, handler, name):
+        self.hits.append(name)
+        mode = self.mode.get(name, "ok")
+        if name not in self.files or mode == "missing":
+            handler.send_error(404)
+            return
+        body = self.files[name]
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body[: len(body) // 2] if mode == "truncate" else body)
 
 
 @pytest.fixture
-def server(fake_mnist):
-    s = _Server(fake_mnist[0])
-    yield s
-    s.close()
+def server(fake_mnist, serve_http):
+    return _Mirror(fake_mnist[0], serve_http)
 
 
 def _closed_port_url():

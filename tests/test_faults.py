@@ -435,47 +435,29 @@ def test_c6_sweep_with_damaged_table_loses_nothing(tmp_path):
 # ----------------------------------------------------------------------------------------------------------------
 # c2: downloads are bounded as a whole; stale partial files are cleaned
 
-class _TrickleServer:
-    """An HTTP server on 127.0.0.1 that announces ``size`` bytes and sends one byte every ``every_s`` seconds, at
-    most ``max_bytes`` per request (so it stops by itself), ending early when the client goes away."""
+def _trickle(size=10_000, every_s=0.05, max_bytes=400):
+    """A GET handler that announces ``size`` bytes and sends one byte every ``every_s`` seconds, at most
+    ``max_bytes`` per request (so it stops by itself), ending early when the client goes away."""
+    import time
 
-    def __init__(self, size=10_000, every_s=0.05, max_bytes=400):
-        import http.server
-        import threading
-        import time
+    def respond(handler, name):
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(size))
+        handler.end_headers()
+        try:
+            for _ in range(max_bytes):
+                handler.wfile.write(b"\0")
+                handler.wfile.flush()
+                time.sleep(every_s)
+        except OSError:  # the client gave up: what the deadline is for
+            pass
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Length", str(size))
-                self.end_headers()
-                try:
-                    for _ in range(max_bytes):
-                        self.wfile.write(b"\0")
-                        self.wfile.flush()
-                        time.sleep(every_s)
-                except OSError:  # the client gave up: what the deadline is for
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/mnist/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
+    return respond
 
 
 @pytest.fixture
-def trickle():
-    server = _TrickleServer()
-    yield server
-    server.close()
+def trickle(serve_http):
+    return serve_http(_trickle())
 
 
 MD5 = {n: "0" * 32 for n in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
