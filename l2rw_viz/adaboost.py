@@ -24,6 +24,7 @@ import numpy as np
 
 from .checks import check_in_range, check_int
 from .data.dataset import BiasedDataset
+from .history import group_mask_of
 
 
 @dataclass
@@ -56,11 +57,7 @@ class AdaBoostResult:
     def mean_weight(self, group: str, round_: int = -1) -> float:
         """Mean of ``weight * n`` over the training examples in ``group`` ("noisy", "clean", "minority",
         "majority") at round ``round_`` (default: the last); 1.0 is uniform, NaN if the group is empty."""
-        masks = {"noisy": self.is_noisy, "clean": ~self.is_noisy, "minority": self.is_minority,
-                 "majority": ~self.is_minority}
-        if group not in masks:
-            raise ValueError(f"group={group!r} is not allowed; allowed: {', '.join(map(repr, masks))}")
-        mask = masks[group]
+        mask = group_mask_of(group, self.is_noisy, self.is_minority)
         if not mask.any() or not len(self.sample_weights):
             return float("nan")
         w = self.sample_weights[round_] * len(mask)
@@ -129,3 +126,50 @@ def run_adaboost(dataset: BiasedDataset, n_estimators: int = 200, learning_rate:
                           estimator_weights=np.asarray(model.estimator_weights_[:m]), estimator_errors=errors,
                           is_noisy=dataset.is_noisy.numpy().copy(), is_minority=dataset.is_minority.numpy().copy(),
                           wall_time_s=time.perf_counter() - start, model=model)
+
+
+class AdaBoostBaseline:
+    """AdaBoost (scikit-learn, decision stumps) on the same splits: the non-torch baseline behind the same
+    interface as a :class:`~l2rw_viz.methods.Method` (``name``, ``addresses``, ``run_settings``, ``parse_args``,
+    ``describe``), so the experiments, the command line and ``--method-arg`` treat it like the others; it runs
+    with :meth:`fit` instead of the trainer.
+
+    Args:
+        n_estimators: boosting rounds (the experiments use their ``adaboost_rounds``). learning_rate: shrinkage
+            (> 0). max_depth: depth of each tree (1: stumps).
+    """
+
+    name = "adaboost"
+    uses_validation = False
+    addresses = ("imbalance", "noise")
+
+    def __init__(self, n_estimators: int = 200, learning_rate: float = 1.0, max_depth: int = 1):
+        self.n_estimators = check_int("n_estimators", n_estimators, 1)
+        self.learning_rate = check_in_range("learning_rate", learning_rate, 0.0, float("inf"), low_open=True)
+        self.max_depth = check_int("max_depth", max_depth, 1)
+
+    @classmethod
+    def run_settings(cls, plan) -> dict[str, Any]:
+        """The experiment's boosting rounds (``plan.boost_rounds``); the SGD settings do not apply."""
+        return {"n_estimators": plan.boost_rounds}
+
+    @classmethod
+    def arg_names(cls) -> list[str]:
+        from .methods.base import Method
+
+        return Method.arg_names.__func__(cls)
+
+    @classmethod
+    def parse_args(cls, args) -> dict[str, Any]:
+        from .methods.base import Method
+
+        return Method.parse_args.__func__(cls, args)
+
+    def fit(self, dataset: BiasedDataset, seed: int = 0) -> AdaBoostResult:
+        """Boost on ``dataset`` (see :func:`run_adaboost`)."""
+        return run_adaboost(dataset, n_estimators=self.n_estimators, learning_rate=self.learning_rate, seed=seed,
+                            max_depth=self.max_depth)
+
+    def describe(self) -> dict[str, Any]:
+        return {"method": self.name, "n_estimators": self.n_estimators, "learning_rate": self.learning_rate,
+                "max_depth": self.max_depth}

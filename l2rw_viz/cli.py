@@ -2,6 +2,7 @@
 
     l2rw-viz list
     l2rw-viz run mnist-imbalance --proportion 0.995 --method l2rw --seed 3 --steps 2000 --out results.csv
+    l2rw-viz run mnist-imbalance --method l2rw --method-arg weights_method=autodiff --out results.csv
     l2rw-viz sweep mnist-imbalance --methods all --seeds 0 1 2 --out results.csv --jobs 2
     l2rw-viz demo [--smoke]
     l2rw-viz bench [args...]                 (delegates to l2rw_viz.bench)
@@ -22,8 +23,13 @@ import sys
 import time
 from typing import Sequence
 
+import pandas as pd
+
 from .data.mnist import MnistDownloadError
-from .experiments import EXPERIMENTS, all_method_names, get_experiment
+from .device import resolve_device
+from .experiments import (EXPERIMENTS, all_method_names, check_method_name, check_output_dir, check_results_path,
+                          get_experiment, method_class, plan_sweep, read_results, run_one, stale_rows, summarize,
+                          sweep)
 
 
 # Commands whose module owns its options: ``l2rw-viz NAME ...`` calls ``MODULE.main([...])``.
@@ -54,17 +60,33 @@ _lr = _parser(float, "> 0", lambda v: v > 0, ", e.g. 1e-3")
 
 
 def _method(text: str) -> str:
-    from .experiments import check_method_name
-
     try:
         return check_method_name(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"invalid choice: {error}") from None
 
 
-def _device(text: str) -> str:
-    from .device import resolve_device
+def _method_arg(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` of ``--method-arg`` (the method parses and checks the value once the method is known)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE; allowed: e.g. weights_method=autodiff (see "
+                                         "'l2rw-viz list' for each method's settings)")
+    return key.strip(), value.strip()
 
+
+def _method_args(pairs) -> dict[str, str]:
+    """The ``--method-arg`` pairs as a dict; a key given twice raises (which value was meant?)."""
+    args: dict[str, str] = {}
+    for key, value in pairs or []:
+        if key in args:
+            raise ValueError(f"--method-arg {key}={value!r}: {key} was already given ({key}={args[key]!r}); "
+                             "allowed: each key once")
+        args[key] = value
+    return args
+
+
+def _device(text: str) -> str:
     try:
         resolve_device(text)
     except ValueError as error:
@@ -94,6 +116,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "'step' anyway so momentum still moves the parameters (the paper's official code; the "
                         "default with --recipe paper)")
     p.add_argument("--lr", type=_lr, default=None, help="learning rate (default: the experiment's, 1e-3 on MNIST)")
+    p.add_argument("--method-arg", type=_method_arg, action="append", default=None, metavar="KEY=VALUE",
+                   dest="method_arg",
+                   help="a setting of the method (repeatable), e.g. weights_method=autodiff for l2rw; parsed and "
+                        "checked by the method ('l2rw-viz list' shows each method's settings). Part of the run's "
+                        "identity: written to the row (method_args) and its key, so runs with other settings are "
+                        "kept apart. With sweep, every method of the sweep gets them")
     p.add_argument("--recipe", choices=["ours", "paper"], default="ours",
                    help="'ours' (default) or 'paper': the official code's Fig. 8 protocol (mnist-imbalance only): "
                         "3-conv official LeNet, 8000 steps, lr halved for the second half, unnormalised proportion "
@@ -175,30 +203,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_row(row: dict) -> None:
     keys = ["experiment", "method", "setting_value", "seed", "steps", "test_error", "wall_time_s", "mean_w_noisy",
-            "mean_w_clean", "mean_w_minority", "mean_w_majority", "data_source", "device"]
+            "mean_w_clean", "mean_w_minority", "mean_w_majority", "data_source", "device", "method_args"]
     print("  ".join(f"{k}={row[k]:.4g}" if isinstance(row[k], float) else f"{k}={row[k]}" for k in keys))
 
 
 def cmd_list() -> int:
-    from .methods import METHODS
-
     print("experiments:")
     for name, exp in EXPERIMENTS.items():
         print(f"  {name:22s} {exp.setting_name}={list(exp.settings)}  steps={exp.steps}")
         print(f"  {'':22s} {exp.description}")
-    print("methods:")
+    print("methods (addresses: the biases a method is designed against; settings: its --method-arg keys):")
     for name in all_method_names():
-        doc = "AdaBoost (scikit-learn, decision stumps) on the same splits" if name == "adaboost" else \
-            (METHODS[name].__doc__ or "").strip().splitlines()[0]
+        cls = method_class(name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
         print(f"  {name:18s} {doc}")
+        print(f"  {'':18s} addresses: {', '.join(cls.addresses) or '- (a control)'}; settings: "
+              f"{', '.join(cls.arg_names()) or '-'}")
     return 0
 
 
 def _check_outputs(args) -> None:
     """Every output path (and an existing CSV's schema) before the first step, named by its option: a run must
     never train to the end and then fail to save."""
-    from .experiments import check_output_dir, check_results_path
-
     if args.out is not None:
         check_results_path(args.out, "--out")
     if args.history_dir is not None:
@@ -206,22 +232,18 @@ def _check_outputs(args) -> None:
 
 
 def cmd_run(args) -> int:
-    from .experiments import run_one
-
     setting = _setting_from(args, args.experiment)
     _check_outputs(args)
     row = run_one(args.experiment, args.method, setting, args.seed, args.steps, args.device, args.data_source,
                   out=args.out, history_dir=args.history_dir, on_zero_weights=args.on_zero_weights, lr=args.lr,
-                  progress=args.progress, recipe=args.recipe)
+                  progress=args.progress, recipe=args.recipe, method_args=_method_args(args.method_arg))
     _print_row(row)
     return 0
 
 
 def cmd_sweep(args) -> int:
-    from .experiments import plan_sweep, read_results, stale_rows, summarize, sweep
-
     options = {"history_dir": args.history_dir, "on_zero_weights": args.on_zero_weights, "lr": args.lr,
-               "recipe": args.recipe}
+               "recipe": args.recipe, "method_args": _method_args(args.method_arg)}
     _check_outputs(args)
     # validate everything (names, settings, seeds, device, data source) before the first run
     pending = plan_sweep(args.experiment, args.methods, args.settings, args.seeds, args.steps, args.device,
@@ -235,8 +257,6 @@ def cmd_sweep(args) -> int:
                   args.device, args.data_source, progress=not args.no_progress, **options)
     print(f"sweep took {time.perf_counter() - start:.1f} s")
     if len(table):
-        import pandas as pd
-
         with pd.option_context("display.width", 160, "display.max_rows", 200):
             print(summarize(table, by=("setting_value", "method")).to_string(index=False))
     return 0

@@ -20,6 +20,21 @@ import numpy as np
 FORMAT_VERSION = 1
 
 
+def group_masks(is_noisy: np.ndarray, is_minority: np.ndarray) -> dict[str, np.ndarray]:
+    """The four groups the course compares, as ``(n,)`` bool masks over the training examples: ``"noisy"``,
+    ``"clean"`` (= not noisy), ``"minority"``, ``"majority"`` (= not minority). The one definition History and the
+    AdaBoost baseline share."""
+    return {"noisy": is_noisy, "clean": ~is_noisy, "minority": is_minority, "majority": ~is_minority}
+
+
+def group_mask_of(group: str, is_noisy: np.ndarray, is_minority: np.ndarray) -> np.ndarray:
+    """``(n,)`` bool: :func:`group_masks`'s mask of ``group``; a ``ValueError`` naming the allowed groups."""
+    masks = group_masks(is_noisy, is_minority)
+    if group not in masks:
+        raise ValueError(f"group={group!r} is not allowed; allowed: {', '.join(map(repr, masks))}")
+    return masks[group]
+
+
 class HistoryFileError(ValueError):
     """A file is not a readable History: missing, damaged, not a History, another version, or inconsistent arrays.
     The message names the file and what is wrong."""
@@ -86,11 +101,7 @@ class History:
 
     def group_mask(self, group: str) -> np.ndarray:
         """``(R, B)`` bool: which batch entries belong to ``group`` ("noisy", "clean", "minority", "majority")."""
-        masks = {"noisy": self.is_noisy, "clean": ~self.is_noisy, "minority": self.is_minority,
-                 "majority": ~self.is_minority}
-        if group not in masks:
-            raise ValueError(f"group={group!r} is not allowed; allowed: {', '.join(map(repr, masks))}")
-        return masks[group][self.indices]
+        return group_mask_of(group, self.is_noisy, self.is_minority)[self.indices]
 
     def mean_weight(self, group: str) -> np.ndarray:
         """``(R,)`` mean of ``weight * B`` over the batch entries in ``group`` at each recorded step (NaN where the

@@ -7,9 +7,9 @@ This module is the heart of the package, written to be read next to the paper:
   ``nn.Module`` that returns logits, computed with ``torch.func`` on the module's parameters (no "meta module",
   no copies of the module, no writes into ``.data``). Two ways to the same numbers:
 
-  - ``method="autodiff"``: Algorithm 1 as written: perturb every example's loss by ``eps_i = 0``, take one
+  - ``weights_method="autodiff"``: Algorithm 1 as written: perturb every example's loss by ``eps_i = 0``, take one
     look-ahead SGD step, measure the validation loss there, and differentiate it with respect to ``eps``;
-  - ``method="jvp"``: the identity behind it. At ``eps = 0`` the look-ahead parameters are ``theta`` itself, so
+  - ``weights_method="jvp"``: the identity behind it. At ``eps = 0`` the look-ahead parameters are ``theta`` itself, so
 
         -dL_val/d eps_i = lr * <grad L_val(theta), grad f_i(theta)>,
 
@@ -124,8 +124,20 @@ def _per_example(loss_fn: LossFn, logits: torch.Tensor, y: torch.Tensor) -> torc
     return losses
 
 
+def _weights_method(weights_method: str | None, method: str | None) -> str:
+    """``weights_method``, or the deprecated spelling ``method`` (notebooks and exercises call it so; it meant the
+    training method everywhere else). Both given: a ``ValueError``."""
+    if method is not None:
+        if weights_method is not None and weights_method != method:
+            raise ValueError(f"weights_method={weights_method!r} and method={method!r} were both given; allowed: "
+                             "weights_method alone (method is its deprecated spelling)")
+        weights_method = method
+    return check_choice("weights_method", "jvp" if weights_method is None else weights_method, WEIGHT_METHODS)
+
+
 def l2rw_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, *,
-                loss_fn: LossFn | None = None, lr: float = 1.0, method: str = "jvp") -> torch.Tensor:
+                loss_fn: LossFn | None = None, lr: float = 1.0, weights_method: str | None = None,
+                method: str | None = None) -> torch.Tensor:
     """The raw L2RW scores ``-dL_val/d eps_i`` at ``eps = 0`` (Algorithm 1, lines 4-10), before clipping.
 
     Args:
@@ -136,7 +148,8 @@ def l2rw_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_val: torch
         loss_fn: ``(logits, y) -> (b,)`` per-example loss; default cross-entropy.
         lr: the look-ahead step size ``alpha`` (> 0; the official code uses 1). Plain SGD, never momentum. It
             scales every score by the same factor, so it does not change the normalised weights.
-        method: ``"jvp"`` (the identity; fast) or ``"autodiff"`` (Algorithm 1 verbatim; the teaching version).
+        weights_method: ``"jvp"`` (default; the identity, fast) or ``"autodiff"`` (Algorithm 1 verbatim; the
+            teaching version); the same name as the ``l2rw`` method's setting. ``method``: its older spelling.
     Returns:
         ``(b,)`` detached scores in the dtype of the model's losses; ``score_i > 0`` means "up-weighting example
         ``i`` would lower the validation loss". Both methods agree to float precision.
@@ -144,21 +157,23 @@ def l2rw_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_val: torch
     check_model(model)
     _check_batches(x, y, x_val, y_val)
     lr = check_in_range("lr", lr, 0.0, float("inf"), low_open=True, high_open=True)
-    check_choice("method", method, WEIGHT_METHODS)
+    weights_method = _weights_method(weights_method, method)
     loss_fn = cross_entropy_per_example if loss_fn is None else loss_fn
-    if method == "autodiff":
+    if weights_method == "autodiff":
         return _scores_autodiff(model, x, y, x_val, y_val, loss_fn, lr)
     return _scores_jvp(model, x, y, x_val, y_val, loss_fn, lr)
 
 
 def l2rw_weights(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, *,
-                 loss_fn: LossFn | None = None, lr: float = 1.0, method: str = "jvp") -> torch.Tensor:
+                 loss_fn: LossFn | None = None, lr: float = 1.0, weights_method: str | None = None,
+                 method: str | None = None) -> torch.Tensor:
     """Per-example weights of Ren et al. (2018), Algorithm 1, lines 4-11, for one training batch.
 
     Same arguments as :func:`l2rw_scores`. Returns ``(b,)`` detached weights (dtype of the model's losses), each
     ``>= 0``, summing to 1 — or all zero when no example's gradient agrees with the validation gradient.
     """
-    return normalize_weights(l2rw_scores(model, x, y, x_val, y_val, loss_fn=loss_fn, lr=lr, method=method))
+    return normalize_weights(l2rw_scores(model, x, y, x_val, y_val, loss_fn=loss_fn, lr=lr,
+                                         weights_method=_weights_method(weights_method, method)))
 
 
 def _scores_autodiff(model, x, y, x_val, y_val, loss_fn, lr) -> torch.Tensor:

@@ -20,7 +20,7 @@ from .checks import (check_choice, check_dataset_sets, check_in_range, check_int
 from .data.dataset import BiasedDataset
 from .device import describe_device, resolve_device
 from .history import History
-from .methods import Method, StepContext, get_method
+from .methods import Method, MethodSetup, StepContext, get_method
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -75,10 +75,15 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return correct / max(len(y), 1), total_loss / max(len(y), 1)
 
 
-def seed_everything(seed: int) -> None:
-    """Seed torch (CPU and CUDA) and numpy's legacy global RNG, for reproducible model initialisation."""
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
+def setup_method(method: Method, dataset: BiasedDataset, model: nn.Module, *, batch_size: int = 100,
+                 steps: int = 1000, seed: int = 0, lr: float = 1e-3, device: str | torch.device = "cpu") -> Method:
+    """Tell ``method`` about its run (:meth:`~l2rw_viz.methods.Method.setup`): what :func:`train` does first. For
+    calling a method's hooks by hand (tests, notebooks); the trainer's own functions come with it, so a method that
+    pre-trains a copy of the network (noise layer +Conf, loss correction, MentorNet-DD) needs no import of this
+    module. Returns ``method``."""
+    method.setup(MethodSetup(dataset=dataset, model=model, batch_size=batch_size, steps=steps, seed=seed, lr=lr,
+                             device=resolve_device(device), train=train, evaluate=evaluate))
+    return method
 
 
 def train(model: nn.Module, dataset: BiasedDataset, method: str | Method = "plain", *, steps: int = 1000,
@@ -151,10 +156,11 @@ def _run(model: nn.Module, dataset: BiasedDataset, method: Method, dev: torch.de
     rng = np.random.default_rng(seed)
     generator = torch.Generator(device=dev).manual_seed(seed)
 
+    model.to(dev)
+    setup_method(method, dataset, model, batch_size=batch_size, steps=steps, seed=seed, lr=lr, device=dev)
     data = method.prepare(dataset, seed)
     if data.n < 1:
         raise ValueError("dataset has no training examples; allowed: at least 1")
-    model.to(dev)
     train_model = method.wrap_model(model).to(dev)
     train_model.train()
     x, y = data.x.to(dev), data.y.to(dev)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -90,7 +91,7 @@ def test_append_row_is_atomic_and_replaces_a_same_key_row(tmp_path, monkeypatch)
 def test_interrupted_sweep_resumes_without_repeating(tmp_path, monkeypatch):
     out = tmp_path / "sweep.csv"
     calls = []
-    real = ex.run_one
+    real = ex.run.run_one
 
     def flaky(*args, **kw):
         calls.append(args[:4])
@@ -98,7 +99,7 @@ def test_interrupted_sweep_resumes_without_repeating(tmp_path, monkeypatch):
             raise RuntimeError("simulated crash")
         return real(*args, **kw)
 
-    monkeypatch.setattr(ex, "run_one", flaky)
+    monkeypatch.setattr(ex.run, "run_one", flaky)   # what the sweep calls
     kw = dict(methods=["plain", "proportion"], settings=[0.9, 0.95], seeds=[0], out=out, steps=10, device="cpu",
               progress=False)
     with pytest.raises(RuntimeError, match="simulated"):
@@ -121,11 +122,13 @@ def test_rows_of_another_results_version_are_run_again(tmp_path, monkeypatch):
     sweep("toy-imbalance", **kw)
     assert plan_sweep("toy-imbalance", ["plain"], [0.9], [0, 1], 5, "cpu", out=out) == []
     assert ex.stale_rows(read_results(out)) == 0
-    monkeypatch.setattr(ex, "RESULTS_VERSION", ex.RESULTS_VERSION + 1)  # the library changed what a run computes
+    # the library changed what a run computes (the store judges rows, the run writes them)
+    monkeypatch.setattr(ex.store, "RESULTS_VERSION", ex.RESULTS_VERSION + 1)
+    monkeypatch.setattr(ex.run, "RESULTS_VERSION", ex.RESULTS_VERSION + 1)
     assert ex.stale_rows(read_results(out)) == 2
     assert len(plan_sweep("toy-imbalance", ["plain"], [0.9], [0, 1], 5, "cpu", out=out)) == 2
     table = sweep("toy-imbalance", **kw)
-    assert len(table) == 2 and set(table["results_version"]) == {ex.RESULTS_VERSION}  # replaced, not duplicated
+    assert len(table) == 2 and set(table["results_version"]) == {ex.store.RESULTS_VERSION}  # replaced, not duplicated
 
 
 def test_a_sweep_refuses_to_pass_off_finished_rows_as_another_variant(tmp_path):
@@ -176,3 +179,73 @@ def test_mnist_run_on_the_offline_subset():
     row = run_one("mnist-imbalance", "plain", 0.9, seed=0, steps=3, device="cpu", data_source="subset")
     assert row["data_source"] == "subset" and row["n_val"] == 10 and row["n_train"] > 300
     assert np.isfinite(row["test_error"])
+
+
+def test_method_settings_are_part_of_a_runs_identity(tmp_path):
+    """--method-arg: parsed by the method, written to the row (canonical JSON, "{}" for none) and its key; a sweep
+    skips only rows with the same settings, and a summary keeps the variants apart."""
+    out = tmp_path / "args.csv"
+    kw = dict(methods=["proportion"], settings=[0.9], seeds=[0], steps=5, device="cpu", out=out, progress=False)
+    sweep("toy-imbalance", **kw)
+    sweep("toy-imbalance", method_args={"normalise": "false"}, **kw)
+    table = read_results(out)
+    assert sorted(table["method_args"]) == ['{"normalise":false}', "{}"]
+    assert sorted(json.loads(s)["normalise"] for s in table["method_settings"]) == [False, True]
+    assert len(finished_keys(out)) == 2
+    plan = {k: v for k, v in kw.items() if k != "progress"}
+    assert plan_sweep("toy-imbalance", method_args={"normalise": False}, **plan) == []   # typed or text: the same
+    assert plan_sweep("toy-imbalance", method_args={"normalise": "no"}, **plan) == []
+    summary = ex.summarize(table, by=("method",))
+    assert sorted(summary["method"]) == ['proportion', 'proportion {"normalise":false}']
+    assert set(summary["count"]) == {1}
+
+
+def test_rows_without_the_method_args_column_mean_the_defaults(tmp_path):
+    """Older tables (and the shipped ones) have no method_args column: their rows are default runs, skipped by a
+    default sweep and not by one with settings."""
+    out = tmp_path / "old.csv"
+    kw = dict(methods=["plain", "proportion"], settings=[0.9], seeds=[0], steps=5, device="cpu")
+    sweep("toy-imbalance", out=out, progress=False, **kw)
+    legacy = read_results(out).drop(columns=["method_args", "method_settings"])
+    legacy.to_csv(out, index=False)
+    assert plan_sweep("toy-imbalance", out=out, **kw) == []
+    assert [s.method for s in plan_sweep("toy-imbalance", out=out, method_args={"normalise": "0"},
+                                         **{**kw, "methods": ["proportion"]})] == ["proportion"]
+
+
+@pytest.mark.parametrize("method, args, message", [
+    ("plain", {"gamma": "1"}, r"gamma='1' is not allowed for method 'plain'; allowed keys: none"),
+    ("l2rw", {"weights_method": "exact"}, r"weights_method='exact' is not allowed; allowed: 'jvp', 'autodiff'"),
+    ("l2rw", {"fused": "maybe"}, r"fused='maybe' is not allowed; allowed: true or false"),
+    ("hard_mining", {"pool_size": "lots"}, r"pool_size='lots' is not allowed; allowed: an integer"),
+    ("adaboost", {"n_estimators": "0"}, r"n_estimators=0.*allowed"),
+    ("plain+es", {"es_every": "0"}, r"es_every=0.*allowed"),
+])
+def test_bad_method_settings_are_refused_before_any_work(method, args, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        run_one("toy-imbalance", method, 0.9, steps=5, device="cpu", method_args=args, out=tmp_path / "r.csv")
+    assert not (tmp_path / "r.csv").exists()
+    with pytest.raises(ValueError, match=message.split(" is not")[0].split("=")[0]):
+        plan_sweep("toy-imbalance", [method], [0.9], [0], 5, "cpu", method_args=args)
+
+
+def test_a_method_derives_its_run_settings_itself():
+    """method_for asks each method (Method.run_settings) for what depends on the run; user settings win."""
+    exp = EXPERIMENTS["mnist-imbalance"]
+    assert ex.method_for("finetune", exp, 200, 100, 1e-3).switch_step == 180
+    assert ex.method_for("hard_mining", exp, 200, 50, 1e-3).pool_size == 250
+    assert ex.method_for("hard_mining", exp, 200, 50, 1e-3, pool_size=7).pool_size == 7
+    conf = ex.method_for("noise_layer_conf", exp, 200, 100, 0.01)
+    assert (conf.pretrain_steps, conf.pretrain_lr, conf.pretrain_batch_size) == (100, 0.01, 100)
+    assert ex.method_for("noise_layer", exp, 200, 100, 0.01).pretrain_steps == 1000   # no pre-training to size
+    m = ex.method_for("self_training+es+ft", exp, 300, 100, 1e-3)
+    assert (m.base.round_steps, m.es_every, m.ft_switch_step) == (100, 100, 270)
+
+
+def test_every_method_in_an_experiments_list_addresses_its_bias_or_is_a_control():
+    from l2rw_viz.experiments import method_class
+
+    for exp in EXPERIMENTS.values():
+        for name in exp.methods:
+            addresses = method_class(name).addresses
+            assert not addresses or set(addresses) & set(exp.bias.split("-")), (exp.name, name, addresses)

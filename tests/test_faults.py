@@ -42,7 +42,7 @@ def no_training(monkeypatch):
         raise AssertionError("training started before the outputs were checked")
 
     monkeypatch.setattr(train_module, "train", refuse)
-    monkeypatch.setattr(ex, "_train_or_boost", refuse)
+    monkeypatch.setattr(ex.run, "_train_or_boost", refuse)
 
 
 def _cli_error(argv, capsys) -> str:

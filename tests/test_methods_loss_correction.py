@@ -14,7 +14,7 @@ from l2rw_viz.methods import get_method
 from l2rw_viz.methods.loss_correction import (anchor_transition, backward_corrected_loss, clean_set_transition,
                                               forward_corrected_loss)
 from l2rw_viz.models import make_model
-from l2rw_viz.train import train
+from l2rw_viz.train import setup_method, train
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -75,6 +75,7 @@ def test_forward_correction_run_beats_plain_on_background_flips():
     method = get_method("forward_correction", pretrain_steps=200, pretrain_lr=0.05, pretrain_batch_size=50)
     model = make_model("toy_mlp", 2, (2,), seed=0)
     start = [p.detach().clone() for p in model.parameters()]
+    setup_method(method, ds, model, seed=0)   # the trainer's order: setup, prepare, wrap_model
     method.prepare(ds, seed=0)
     assert method.wrap_model(model) is model
     # the pre-training ran on a copy: the run starts from the initial weights (Patrini et al. re-train)
@@ -91,7 +92,11 @@ def test_forward_correction_run_beats_plain_on_background_flips():
 def test_a_pretraining_that_learned_nothing_is_flagged():
     ds = make_noisy("moons", rate=0.4, mode="uniform", seed=0)
     method = get_method("forward_correction", pretrain_steps=1, pretrain_lr=1e-4, pretrain_batch_size=50)
+    model = make_model("toy_mlp", 2, (2,), seed=0)
+    with pytest.raises(ValueError, match="wrap_model was called before setup"):
+        method.wrap_model(model)
+    setup_method(method, ds, model, seed=0)
     method.prepare(ds, seed=0)
     with pytest.warns(RuntimeWarning, match="pretrain_steps=1"):
-        method.wrap_model(make_model("toy_mlp", 2, (2,), seed=0))
+        method.wrap_model(model)
     assert method.pretrain_kappa < 0.2

@@ -14,7 +14,7 @@ from l2rw_viz.methods import get_method
 from l2rw_viz.methods.bootstrap import bootstrap_loss
 from l2rw_viz.methods.noise_layer import NoiseAdaptedModel, confusion_matrix_of
 from l2rw_viz.models import make_model
-from l2rw_viz.train import train
+from l2rw_viz.train import setup_method, train
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -75,6 +75,7 @@ def test_confusion_init_starts_from_the_plain_models_confusion():
     ds = make_noisy("moons", rate=0.4, mode="background", seed=0)
     method = get_method("noise_layer_conf", pretrain_steps=100, pretrain_lr=0.05, pretrain_batch_size=50)
     model = make_model("toy_mlp", 2, (2,), seed=0)
+    setup_method(method, ds, model, seed=0)   # the trainer's order: setup, prepare, wrap_model
     method.prepare(ds, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # 100 steps do learn the moons: no warning

@@ -181,3 +181,53 @@ def test_a_model_without_parameters_is_a_clear_error():
 def test_get_method_rejects_settings_with_an_instance():
     with pytest.raises(ValueError, match="instance"):
         get_method(Method(), foo=1)
+
+
+def test_a_method_is_set_up_once_before_its_other_hooks_with_the_whole_run():
+    """Methods get what they need in one setup call (data, network, batch size, steps, seed, the trainer's API)
+    instead of handing it from one hook to the next."""
+    from l2rw_viz.data import make_imbalanced
+    from l2rw_viz.train import evaluate
+
+    calls = []
+
+    class Recording(Method):
+        name = "recording"
+
+        def setup(self, run):
+            super().setup(run)
+            calls.append(("setup", run))
+
+        def prepare(self, dataset, seed):
+            calls.append(("prepare", None))
+            return dataset
+
+        def wrap_model(self, model):
+            calls.append(("wrap_model", None))
+            return model
+
+        def make_sampler(self, dataset, batch_size, rng):
+            calls.append(("make_sampler", None))
+            return super().make_sampler(dataset, batch_size, rng)
+
+    ds = make_imbalanced("moons", proportion=0.9, seed=0)
+    model = toy_mlp(2, 2)
+    train(model, ds, Recording(), steps=3, batch_size=20, lr=0.05, device="cpu", seed=4, progress=False)
+    assert [c[0] for c in calls] == ["setup", "prepare", "wrap_model", "make_sampler"]
+    run = calls[0][1]
+    assert (run.dataset, run.model, run.batch_size, run.steps, run.seed, run.lr) == (ds, model, 20, 3, 4, 0.05)
+    assert run.train is train and run.evaluate is evaluate and run.device == torch.device("cpu")
+
+
+def test_no_method_imports_the_trainer():
+    """The methods sit below the trainer: what they need of it (pre-training a copy, evaluating) comes with
+    setup, so no method module imports l2rw_viz.train (the lazy imports back up are gone)."""
+    import pathlib
+    import re
+
+    import l2rw_viz.methods as methods_package
+
+    imports = re.compile(r"^\s*(from (\.\.|l2rw_viz\.)train import|import l2rw_viz\.train)", re.MULTILINE)
+    for path in pathlib.Path(methods_package.__file__).parent.glob("*.py"):
+        assert not imports.search(path.read_text()), path.name
+    assert imports.search("    from ..train import train  # lazily\n")   # the pattern does find one

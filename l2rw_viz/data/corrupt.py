@@ -338,15 +338,33 @@ def _largest_fitting_n_train(proportion: float, free: int, cap: int) -> int:
 # ----------------------------------------------------------------------------------------------------------------
 # Noisy labels
 
-def make_noisy(data: str = "mnist", *, rate: float = 0.4, mode: str = "uniform", n_val_per_class: int = 10,
-               n_train: int | None = None, n_test: int | None = None, seed: int = 0, source: str = "auto",
-               background_class: int | None = None, pool: Any = None) -> BiasedDataset:
+def _noise_args(noise_rate, noise_mode, rate, mode, default_rate: float) -> tuple[str, float, str, str]:
+    """``(rate's name, rate, mode's name, mode)``: ``noise_rate`` / ``noise_mode`` (the one spelling, as in the
+    experiments, results rows and the explorer), or their older spellings ``rate`` / ``mode`` (kept: notebooks and
+    scripts call them); the error names the spelling used."""
+    out = []
+    for new_name, new, old_name, old, default in (("noise_rate", noise_rate, "rate", rate, default_rate),
+                                                  ("noise_mode", noise_mode, "mode", mode, "uniform")):
+        if new is not None and old is not None:
+            raise ValueError(f"{new_name}={new!r} and {old_name}={old!r} were both given; allowed: {new_name} alone "
+                             f"({old_name} is its older spelling)")
+        out += [old_name, old] if old is not None else [new_name, default if new is None else new]
+    r_name, r, m_name, m = out
+    r = check_in_range(r_name, r, 0.0, 1.0, high_open=True)
+    check_choice(m_name, m, FLIP_MODES)
+    return r_name, r, m_name, m
+
+
+def make_noisy(data: str = "mnist", *, noise_rate: float | None = None, noise_mode: str | None = None,
+               n_val_per_class: int = 10, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
+               source: str = "auto", background_class: int | None = None, pool: Any = None,
+               rate: float | None = None, mode: str | None = None) -> BiasedDataset:
     """A balanced training set with flipped labels and a small clean validation set (the paper's noisy set-up).
 
     Args:
         data: ``"mnist"`` (10 classes) or a toy kind (2 classes).
-        rate: fraction of eligible training labels flipped, in ``[0, 1)`` (see ``flip_labels``).
-        mode: ``"uniform"`` or ``"background"``.
+        noise_rate: fraction of eligible training labels flipped, in ``[0, 1)`` (see ``flip_labels``; default 0.4).
+        noise_mode: ``"uniform"`` (default) or ``"background"``. ``rate`` / ``mode``: their older spellings.
         n_val_per_class: clean validation images per class, at least 1 (the paper's background setting: 10).
         n_train: training set size, spread evenly over the classes. ``None``: 5,000 on full MNIST, what is left
             on the offline subset (390 per digit with the default sizes), 400 on toy data.
@@ -362,16 +380,15 @@ def make_noisy(data: str = "mnist", *, rate: float = 0.4, mode: str = "uniform",
         carry clean labels.
     """
     data = _check_data(data)
-    rate = check_in_range("rate", rate, 0.0, 1.0, high_open=True)
-    check_choice("mode", mode, FLIP_MODES)
+    _, rate, mode_name, mode = _noise_args(noise_rate, noise_mode, rate, mode, 0.4)
     n_val_per_class = check_int("n_val_per_class", n_val_per_class, 1)
     seed = check_seed("seed", seed)
     is_toy = data != "mnist"
     classes = [0, 1] if is_toy else list(range(10))
     if background_class is not None:
         if mode != "background":
-            raise ValueError(f"background_class={background_class!r} is only used by mode='background'; "
-                             f"allowed with mode={mode!r}: None")
+            raise ValueError(f"background_class={background_class!r} is only used by {mode_name}='background'; "
+                             f"allowed with {mode_name}={mode!r}: None")
         check_int("background_class", background_class, 0, len(classes) - 1)
     if n_train is not None:
         n_train = check_int("n_train", n_train, len(classes), MAX_SET_SIZE)
@@ -422,23 +439,23 @@ def make_noisy(data: str = "mnist", *, rate: float = 0.4, mode: str = "uniform",
 # Both biases
 
 def make_imbalanced_noisy(data: str = "mnist", *, minority: int | None = None, majority: int | None = None,
-                          proportion: float = 0.9, rate: float = 0.2, mode: str = "uniform",
+                          proportion: float = 0.9, noise_rate: float | None = None, noise_mode: str | None = None,
                           n_train: int | None = None, n_val: int = 10, n_test: int | None = None, seed: int = 0,
-                          source: str = "auto", background_class: int | None = None, pool: Any = None
-                          ) -> BiasedDataset:
+                          source: str = "auto", background_class: int | None = None, pool: Any = None,
+                          rate: float | None = None, mode: str | None = None) -> BiasedDataset:
     """Class imbalance and label noise together: ``make_imbalanced``, then ``flip_labels`` on the training labels.
 
     Binary only: labels as in ``make_imbalanced`` (y = 0 the minority). With two classes a uniform flip swaps
     the label; a background flip moves labels to ``background_class`` (0 = minority, 1 = majority; ``None``:
     drawn with ``seed``). ``is_minority`` marks the *true* minority (``y_clean == 0``), ``is_noisy`` the flips.
-    Defaults (90% majority, 20% flips) keep both biases visible; other arguments as in ``make_imbalanced``.
+    Defaults (90% majority, 20% flips) keep both biases visible; ``noise_rate`` / ``noise_mode`` (or their older
+    spellings ``rate`` / ``mode``) as in ``make_noisy``, other arguments as in ``make_imbalanced``.
     """
-    rate = check_in_range("rate", rate, 0.0, 1.0, high_open=True)
-    check_choice("mode", mode, FLIP_MODES)
+    _, rate, mode_name, mode = _noise_args(noise_rate, noise_mode, rate, mode, 0.2)
     if background_class is not None:
         if mode != "background":
-            raise ValueError(f"background_class={background_class!r} is only used by mode='background'; "
-                             f"allowed with mode={mode!r}: None")
+            raise ValueError(f"background_class={background_class!r} is only used by {mode_name}='background'; "
+                             f"allowed with {mode_name}={mode!r}: None")
         check_int("background_class", background_class, 0, 1)
     base = _imbalanced(data, minority, majority, proportion, n_train, n_val, n_test, seed, source, pool)
     y, is_noisy, bg = _flip(base.y_clean, rate, mode, 2, background_class, _seed_for(base.info["seed"], 1))

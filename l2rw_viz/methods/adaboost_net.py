@@ -88,6 +88,7 @@ class AdaBoostNet(Method):
     """
 
     name = "adaboost_net"
+    addresses = ("imbalance", "noise")
 
     def __init__(self, update_every: int | None = None):
         self.update_every = None if update_every is None else check_int("update_every", update_every, 1)

@@ -8,8 +8,10 @@ model methods (noise-adaptation layer) override :meth:`Method.wrap_model`; loss 
 
 from __future__ import annotations
 
+import inspect
+import json
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -78,15 +80,139 @@ def epoch_sampler(n: int, batch_size: int, rng: np.random.Generator) -> Iterator
         pos += batch_size
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run will be, known before it starts (what :meth:`Method.run_settings` may read).
+
+    Attributes:
+        steps: SGD steps of the run. batch_size: examples per step. lr: the base learning rate.
+        eval_every: the experiment's evaluation interval (steps). recipe: ``"ours"`` or ``"paper"`` (the official
+            code's protocol, see :mod:`l2rw_viz.experiments`). boost_rounds: the experiment's boosting rounds (for
+            the AdaBoost baseline).
+    """
+
+    steps: int
+    batch_size: int
+    lr: float
+    eval_every: int = 100
+    recipe: str = "ours"
+    boost_rounds: int = 200
+
+
+@dataclass(frozen=True)
+class MethodSetup:
+    """What a method is told once, before its run starts (:meth:`Method.setup`), instead of picking it up from
+    one hook to use in another.
+
+    Attributes:
+        dataset: the training data as given to the trainer (before :meth:`Method.prepare`), on the CPU.
+        model: the network that is trained and evaluated, already on ``device``.
+        batch_size: examples per step. steps: SGD steps of the run. seed: the run's seed. lr: the base learning rate.
+        device: the training device.
+        train: the trainer's ``train`` (``l2rw_viz.train.train``), for methods that pre-train a copy of the network.
+        evaluate: the trainer's ``evaluate(model, x, y) -> (accuracy, mean cross-entropy)``.
+    """
+
+    dataset: BiasedDataset
+    model: nn.Module
+    batch_size: int
+    steps: int
+    seed: int
+    lr: float
+    device: torch.device
+    train: Callable[..., Any]
+    evaluate: Callable[..., tuple[float, float]]
+
+
+BIASES = ("imbalance", "noise")
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _parse_value(key: str, text: str, annotation: str, default: Any) -> Any:
+    """One ``--method-arg KEY=VALUE`` value, converted by the constructor's annotation (or its default's type)."""
+    kinds = str(annotation) if annotation is not inspect.Parameter.empty else type(default).__name__
+    lowered = text.strip().lower()
+    if lowered in ("none", "null") and ("None" in kinds or default is None):
+        return None
+    if "bool" in kinds:
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError(f"method argument {key}={text!r} is not allowed; allowed: true or false")
+    for kind, noun in ((int, "an integer"), (float, "a number")):
+        if kind.__name__ in kinds:
+            try:
+                return kind(text)
+            except ValueError:
+                if kind is int and "float" in kinds:
+                    continue
+                raise ValueError(f"method argument {key}={text!r} is not allowed; allowed: {noun}") from None
+    return text
+
+
+def canonical_args(args: Mapping[str, Any] | None) -> str:
+    """Method settings as canonical JSON (sorted keys, no spaces): ``"{}"`` for none (the method's defaults)."""
+    return json.dumps(dict(args or {}), sort_keys=True, separators=(",", ":"))
+
+
 class Method:
     """Plain training with uniform weights ``1/b``; the base class of every method.
 
     Subclasses set ``name`` and override the hooks they need. ``uses_validation`` says whether the method looks
-    at the clean validation set (L2RW does; plain training does not), which tables report.
+    at the clean validation set (L2RW does; plain training does not), which tables report. ``addresses``: the
+    biases (``BIASES``) the method is designed against, ``()`` for controls such as plain training (shown by
+    ``l2rw-viz list``). A method's settings are its constructor's keyword arguments: the command line sets them
+    with ``--method-arg KEY=VALUE`` (:meth:`parse_args`), and settings that depend on the run (steps, batch size)
+    come from :meth:`run_settings`.
     """
 
     name: str = "plain"
     uses_validation: bool = False
+    addresses: tuple[str, ...] = ()
+
+    @classmethod
+    def run_settings(cls, plan: RunPlan) -> dict[str, Any]:
+        """Constructor settings that depend on the run (``plan``: steps, batch size, lr, recipe), e.g. fine-tuning's
+        switch step. The experiments call it for every run; settings given by the user win. Default: none."""
+        return {}
+
+    @classmethod
+    def arg_names(cls) -> list[str]:
+        """The settings ``--method-arg`` accepts: the constructor's keyword arguments."""
+        params = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+    @classmethod
+    def parse_args(cls, args: Mapping[str, Any]) -> dict[str, Any]:
+        """``{key: value}`` settings (strings from the command line, or already typed) converted to the
+        constructor's types; an unknown key or a value of the wrong kind raises a ``ValueError`` naming the key,
+        the value and what is allowed. The constructor then checks the ranges."""
+        params = inspect.signature(cls.__init__).parameters
+        allowed = cls.arg_names()
+        out: dict[str, Any] = {}
+        for key, value in dict(args).items():
+            if key not in allowed:
+                raise ValueError(f"method argument {key}={value!r} is not allowed for method {cls.name!r}; allowed "
+                                 f"keys: {', '.join(allowed) if allowed else 'none (it has no settings)'}")
+            p = params[key]
+            out[key] = _parse_value(key, value, p.annotation, p.default) if isinstance(value, str) else value
+        return out
+
+    run: MethodSetup | None = None   # what setup() was told about the current run
+
+    def setup(self, run: MethodSetup) -> None:
+        """Called once by the trainer before the other hooks, with everything about the run a method may need
+        (data, network, batch size, steps, seed, the trainer's API). Default: keep it as ``self.run``; a method
+        that keeps state per run resets it here."""
+        self.run = run
+
+    def _require_setup(self, hook: str) -> MethodSetup:
+        if self.run is None:
+            raise ValueError(f"{self.name}.{hook} was called before setup(); allowed: the trainer's order (setup, "
+                             "prepare, wrap_model, make_sampler, step), e.g. l2rw_viz.train.setup_method first")
+        return self.run
 
     def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
         """Change the training data before training (SMOTE, clean-only). Default: unchanged."""

@@ -34,6 +34,7 @@ def bootstrap_loss(logits: torch.Tensor, y: torch.Tensor, beta: float, mode: str
 
 
 class _Bootstrap(Method):
+    addresses = ("noise",)
     mode = "soft"
     default_beta = 0.95
 

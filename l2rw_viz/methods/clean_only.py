@@ -24,6 +24,7 @@ class CleanOnly(Method):
 
     name = "clean_only"
     uses_validation = True
+    addresses = ("imbalance", "noise")
 
     def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
         m = len(dataset.y_val)

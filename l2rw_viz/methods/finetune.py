@@ -17,7 +17,7 @@ import torch
 
 from ..checks import check_int
 from ..data.dataset import BiasedDataset
-from .base import Method, epoch_sampler, register
+from .base import Method, RunPlan, epoch_sampler, register
 from .clean_only import minority_mask_for
 
 
@@ -32,17 +32,20 @@ class FineTune(Method):
 
     name = "finetune"
     uses_validation = True
+    addresses = ("imbalance", "noise")
+
+    @classmethod
+    def run_settings(cls, plan: RunPlan) -> dict:
+        return {"switch_step": plan.steps - max(1, plan.steps // 10)}  # the last 10% of the steps on the clean set
 
     def __init__(self, switch_step: int | None = None):
         self.switch_step = None if switch_step is None else check_int("switch_step", switch_step, 0)
-        self._n_original = 0
 
     def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
         if self.switch_step is None:
             raise ValueError("switch_step=None is not allowed for method 'finetune'; allowed: an integer >= 0, the "
                              "step at which training moves to the clean set (e.g. steps - steps // 10)")
         m = len(dataset.y_val)
-        self._n_original = dataset.n
         return dataset.with_training_set(
             torch.cat([dataset.x, dataset.x_val]), torch.cat([dataset.y, dataset.y_val]),
             torch.cat([dataset.y_clean, dataset.y_val]), torch.cat([dataset.is_noisy, torch.zeros(m, dtype=torch.bool)]),
@@ -50,7 +53,8 @@ class FineTune(Method):
             n_original=dataset.n, finetune_switch_step=self.switch_step)
 
     def make_sampler(self, dataset: BiasedDataset, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-        n, m = self._n_original, dataset.n - self._n_original
+        n = self._require_setup("make_sampler").dataset.n   # the biased rows: the data the trainer was given
+        m = dataset.n - n
         biased = epoch_sampler(n, batch_size, rng)
         for _ in range(self.switch_step):
             yield next(biased)

@@ -29,7 +29,7 @@ import torch
 from ..checks import check_int
 from ..data.dataset import BiasedDataset
 from ..reweight import weighted_loss
-from .base import Method, StepContext, StepOutput, epoch_sampler, register
+from .base import Method, RunPlan, StepContext, StepOutput, epoch_sampler, register
 from .proportion import observed_minority_classes
 
 
@@ -57,10 +57,14 @@ class HardMining(Method):
     """Keep all minority examples of a ``pool_size`` pool plus as many of the hardest majority ones (a 50/50 batch)."""
 
     name = "hard_mining"
+    addresses = ("imbalance",)
+
+    @classmethod
+    def run_settings(cls, plan: RunPlan) -> dict:
+        return {"pool_size": 5 * plan.batch_size}  # the official code: pool 500 for batch 100
 
     def __init__(self, pool_size: int = 500):
         self.pool_size = check_int("pool_size", pool_size, 1)
-        self._batch_size: int | None = None
         self._minority_classes: torch.Tensor | None = None
 
     def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
@@ -68,7 +72,6 @@ class HardMining(Method):
         return dataset
 
     def make_sampler(self, dataset: BiasedDataset, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-        self._batch_size = batch_size
         # a pool larger than the training set would hold duplicates (drawn with replacement), which could then be
         # kept twice: cap it at the training set (the offline MNIST subset has 397-439 training images)
         return epoch_sampler(dataset.n, max(min(self.pool_size, dataset.n), batch_size), rng)
@@ -77,7 +80,7 @@ class HardMining(Method):
         with torch.no_grad():
             pool_losses = ctx.per_example_loss(ctx.model(ctx.x), ctx.y)
         is_min = self._minority_classes.to(ctx.y.device)[ctx.y]
-        kept = select_hard(pool_losses, is_min, self._batch_size or len(ctx.y))
+        kept = select_hard(pool_losses, is_min, self._require_setup("step").batch_size)
         weights = kept.to(ctx.x.dtype) / kept.sum()
         # Only the kept examples go through the graph: the gradient is the same, the backward pass much cheaper.
         kept_losses = ctx.per_example_loss(ctx.model(ctx.x[kept]), ctx.y[kept])

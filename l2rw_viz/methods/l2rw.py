@@ -76,6 +76,7 @@ class L2RW(Method):
 
     name = "l2rw"
     uses_validation = True
+    addresses = ("imbalance", "noise")
 
     def __init__(self, weights_method: str = "jvp", lookahead_lr: float | None = None, fused: bool = True):
         self.weights_method = check_choice("weights_method", weights_method, WEIGHT_METHODS)
@@ -94,7 +95,7 @@ class L2RW(Method):
     def batch_weights(self, ctx: StepContext) -> torch.Tensor:
         """Algorithm 1, lines 4-11 for this batch: ``(b,)`` weights, summing to 1 or all zero."""
         return l2rw_weights(ctx.model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss,
-                            lr=self._lr(ctx), method=self.weights_method)
+                            lr=self._lr(ctx), weights_method=self.weights_method)
 
     def step(self, ctx: StepContext) -> StepOutput:
         """Weights (lines 4-11) and the weighted loss (line 12) whose ``backward()`` gives line 13's gradient."""
@@ -128,7 +129,7 @@ class L2RW(Method):
         else:
             train_state = _rng_states(device)   # line 4's forward is the first thing autodiff runs
             scores = l2rw_scores(model, ctx.x, ctx.y, ctx.x_val, ctx.y_val, loss_fn=ctx.per_example_loss, lr=lr,
-                                 method="autodiff")
+                                 weights_method="autodiff")
         after = _rng_states(device)
         weights = normalize_weights(scores)                                              # line 11
         _set_rng_states(device, train_state)
@@ -245,7 +246,7 @@ def _eval_mode_disagreement(model, x, y, x_val, y_val, loss_fn) -> str | None:
     dtype = x.dtype
     try:
         model.eval()
-        reference = l2rw_scores(model, x, y, x_val, y_val, loss_fn=loss_fn, lr=1.0, method="jvp")
+        reference = l2rw_scores(model, x, y, x_val, y_val, loss_fn=loss_fn, lr=1.0, weights_method="jvp")
         fast = layerwise_scores(model, x, y, x_val, y_val, loss_fn=loss_fn)
         dtype = reference.dtype
         scale = reference.abs().max().clamp(min=torch.finfo(dtype).tiny)

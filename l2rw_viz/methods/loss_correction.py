@@ -38,7 +38,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from ..checks import check_choice, check_in_range, check_int
 from ..data.dataset import BiasedDataset
-from .base import Method, register
+from .base import Method, RunPlan, register
 from .noise_layer import MIN_PRETRAIN_KAPPA, pretraining_fell_short
 
 
@@ -100,6 +100,7 @@ def backward_corrected_loss(logits: torch.Tensor, y: torch.Tensor, inverse: torc
 
 
 class _LossCorrection(Method):
+    addresses = ("noise",)
     correction = "forward"
     default_estimator = "anchor"
 
@@ -123,30 +124,29 @@ class _LossCorrection(Method):
             self.transition = t
         self._inverse: torch.Tensor | None = None
         self.pretrain_kappa = float("nan")   # Cohen's kappa of the pre-trained model against the training labels
-        self._data: BiasedDataset | None = None
-        self._seed = 0
 
-    def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
-        self._data, self._seed = dataset, seed
-        return dataset
+    @classmethod
+    def run_settings(cls, plan: RunPlan) -> dict:
+        # T is read off a plain model: the same half-run pre-training as noise_layer_conf, for the same reason
+        return {"pretrain_steps": max(1, plan.steps // 2), "pretrain_lr": plan.lr,
+                "pretrain_batch_size": plan.batch_size}
 
     def wrap_model(self, model: nn.Module) -> nn.Module:
-        if self._data is None:
-            raise ValueError(f"{self.name}.wrap_model was called before prepare(); allowed: the trainer's order")
-        c = self._data.num_classes
+        run = self._require_setup("wrap_model")
+        c = run.dataset.num_classes
         if self.transition is not None and self.estimator == "given":
             if self.transition.shape != (c, c):
                 raise ValueError(f"transition has shape {tuple(self.transition.shape)}; allowed: ({c}, {c})")
         else:
-            self.transition = self.estimate_transition(model, self._data, self._seed)
+            self.transition = self.estimate_transition(model, run.dataset, run.seed)
         self._set_inverse()
         return model
 
     def estimate_transition(self, model: nn.Module, data: BiasedDataset, seed: int) -> torch.Tensor:
-        """Pre-train a plain copy of ``model`` (``model`` itself is not changed) and estimate ``(C, C)`` ``T``."""
-        from ..train import train  # the trainer imports this package: import lazily
-
+        """Pre-train a plain copy of ``model`` (``model`` itself is not changed; the trainer's ``train`` from
+        :meth:`setup`) and estimate ``(C, C)`` ``T``."""
         pre = copy.deepcopy(model)
+        train = self._require_setup("estimate_transition").train
         train(pre, data, "plain", steps=self.pretrain_steps, batch_size=self.pretrain_batch_size, lr=self.pretrain_lr,
               device=next(model.parameters()).device, seed=seed, eval_every=self.pretrain_steps,
               record_every=self.pretrain_steps, progress=False)

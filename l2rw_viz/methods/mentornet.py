@@ -36,7 +36,7 @@ from torch import nn
 from ..checks import check_in_range, check_int
 from ..data.dataset import BiasedDataset
 from ..reweight import normalize_weights, weighted_loss
-from .base import Method, StepContext, StepOutput, register
+from .base import Method, RunPlan, StepContext, StepOutput, register
 
 
 class LossPercentileAverage:
@@ -161,6 +161,11 @@ class MentorNetPD(_Curriculum):
     """
 
     name = "mentornet_pd"
+    addresses = ("noise",)
+
+    @classmethod
+    def run_settings(cls, plan: RunPlan) -> dict:
+        return {"total_steps": plan.steps}
 
     def __init__(self, total_steps: int | None = None, percentile_start: float = 0.5, percentile_end: float = 0.8,
                  burn_in: float = 0.1, decay: float = 0.9):
@@ -209,6 +214,13 @@ class MentorNetDD(_Curriculum):
 
     name = "mentornet_dd"
     uses_validation = True
+    addresses = ("noise",)
+
+    @classmethod
+    def run_settings(cls, plan: RunPlan) -> dict:
+        # the mentor's student copy trains for half the run; about 40 snapshots of the validation set teach it
+        return {"total_steps": plan.steps, "pretrain_steps": max(1, plan.steps // 2), "pretrain_lr": plan.lr,
+                "pretrain_batch_size": plan.batch_size, "snapshot_every": max(1, plan.steps // 80)}
 
     def __init__(self, total_steps: int | None = None, percentile: float = 0.7, decay: float = 0.9,
                  burn_in: float = 0.2, synthetic_rate: float = 0.4, pretrain_steps: int = 1000, pretrain_lr: float = 1e-3,
@@ -227,26 +239,18 @@ class MentorNetDD(_Curriculum):
         self.mentor: MentorNetwork | None = None
         self.mentor_data: dict[str, torch.Tensor] = {}
         self.mentor_fit: list[float] = []
-        self._data: BiasedDataset | None = None
-        self._seed = 0
-
-    def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
-        super().prepare(dataset, seed)
-        self._data, self._seed = dataset, seed
-        return dataset
 
     def wrap_model(self, model: nn.Module) -> nn.Module:
-        if self._data is None:
-            raise ValueError("mentornet_dd.wrap_model was called before prepare(); allowed: the trainer's order")
-        self.train_mentor(model, self._data, self._seed)
+        run = self._require_setup("wrap_model")
+        self.train_mentor(model, run.dataset, run.seed)
         return model
 
     def collect_mentor_data(self, model: nn.Module, data: BiasedDataset, seed: int) -> dict[str, torch.Tensor]:
         """Train a plain copy of ``model`` on the training set plus the synthetically corrupted validation set and
         record the validation examples' features and targets every ``snapshot_every`` steps (``model`` itself is
-        not changed). Returns ``loss, loss_diff, label, progress, target`` (each ``(N,)``, CPU)."""
-        from ..train import train  # the trainer imports this package: import lazily
-
+        not changed; the trainer's ``train`` from :meth:`setup`). Returns ``loss, loss_diff, label, progress, target``
+        (each ``(N,)``, CPU)."""
+        train = self._require_setup("collect_mentor_data").train
         gen = torch.Generator().manual_seed(seed)
         m = len(data.y_val)
         labels, flipped = corrupt_labels(data.y_val, data.num_classes, self.synthetic_rate, gen)

@@ -113,6 +113,7 @@ class MetaWeightNet(Method):
 
     name = "meta_weight_net"
     uses_validation = True
+    addresses = ("imbalance", "noise")
 
     def __init__(self, hidden: int = 100, meta_lr: float = 1e-3, meta_weight_decay: float = 1e-4,
                  lookahead_lr: float | None = None, curve_every: int = 50, loss_grid_max: float = 8.0,

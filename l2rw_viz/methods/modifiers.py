@@ -28,10 +28,12 @@ from torch import nn
 from ..checks import check_int
 from ..data.dataset import BiasedDataset
 from ..reweight import weighted_loss
-from .base import Method, StepContext, StepOutput, epoch_sampler
+from .base import Method, MethodSetup, RunPlan, StepContext, StepOutput, epoch_sampler
 from .clean_only import minority_mask_for
 
 MODIFIERS = ("es", "ft")
+# the modifiers' own settings (every other setting of a modified method goes to its base method)
+MODIFIER_ARGS = {"es": "es_every", "ft": "ft_switch_step"}
 
 
 def split_modifiers(name: str) -> tuple[str, tuple[str, ...]]:
@@ -68,8 +70,6 @@ class Modified(Method):
         self.ft_switch_step = None if ft_switch_step is None else check_int("ft_switch_step", ft_switch_step, 0)
         self.name = base.name + ("+es" if self.es else "") + ("+ft" if self.ft else "")
         self.uses_validation = True
-        self._model: nn.Module | None = None
-        self._n_base = 0
         self._best: tuple[float, float] | None = None      # (validation accuracy, -validation loss)
         self._best_state: dict[str, torch.Tensor] | None = None
         self.best_step = -1
@@ -78,14 +78,17 @@ class Modified(Method):
         self._last_step = -1
 
     # --- set-up ---------------------------------------------------------------------------------------------------
+    def setup(self, run: MethodSetup) -> None:
+        super().setup(run)
+        self.base.setup(run)
+        self._best, self._best_state, self.best_step, self.es_log = None, None, -1, []
+        self._val, self._last_step = None, -1
+
     def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
         if self.ft and self.ft_switch_step is None:
             raise ValueError(f"ft_switch_step=None is not allowed for method {self.name!r}; allowed: an integer >= 0, "
                              "the step at which training moves to the clean set (e.g. steps - steps // 10)")
-        self._best, self._best_state, self.best_step, self.es_log = None, None, -1, []
-        self._val, self._last_step = None, -1
         data = self.base.prepare(dataset, seed)
-        self._n_base = data.n
         if not self.ft:
             return data
         m = len(data.y_val)   # the clean rows n .. n+m-1, drawn from the switch on (as the finetune method)
@@ -96,7 +99,6 @@ class Modified(Method):
             n_original=data.n, finetune_switch_step=self.ft_switch_step)
 
     def wrap_model(self, model: nn.Module) -> nn.Module:
-        self._model = model
         return self.base.wrap_model(model)
 
     def make_sampler(self, dataset: BiasedDataset, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
@@ -105,7 +107,7 @@ class Modified(Method):
         return self._ft_sampler(dataset, batch_size, rng)
 
     def _ft_sampler(self, dataset: BiasedDataset, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-        n = self._n_base
+        n = dataset.info["n_original"]   # the base method's rows (prepare appended the clean ones after them)
         # the base method samples from its own rows only (its view of the data set ends at row n)
         base_view = dataset.with_training_set(dataset.x[:n], dataset.y[:n], dataset.y_clean[:n],
                                               dataset.is_noisy[:n], dataset.is_minority[:n])
@@ -133,7 +135,7 @@ class Modified(Method):
         if ctx.step == self.ft_switch_step and self.es:
             self._consider(ctx.step, ctx.x_val, ctx.y_val)
             self._restore()                                  # fine-tune the early-stopped parameters
-        model = self._model if self._model is not None else ctx.model
+        model = self._require_setup("step").model   # the evaluated network, through no noise layer
         losses = F.cross_entropy(model(ctx.x), ctx.y, reduction="none")
         b = len(ctx.y)
         weights = torch.full((b,), 1.0 / b, device=losses.device, dtype=losses.dtype)
@@ -141,18 +143,17 @@ class Modified(Method):
 
     @torch.no_grad()
     def _consider(self, step: int, x_val: torch.Tensor, y_val: torch.Tensor) -> None:
-        from ..train import evaluate  # the trainer imports this package: import lazily
-
-        acc, loss = evaluate(self._model, x_val, y_val)
+        run = self._require_setup("step")
+        acc, loss = run.evaluate(run.model, x_val, y_val)
         self.es_log.append((int(step), acc, loss))
         if self._best is None or (acc, -loss) > self._best:
             self._best, self.best_step = (acc, -loss), int(step)
-            self._best_state = {k: v.detach().clone() for k, v in self._model.state_dict().items()}
+            self._best_state = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
 
     def _restore(self) -> bool:
         if self._best_state is None:
             return False
-        self._model.load_state_dict(self._best_state)
+        self._require_setup("end_of_training").model.load_state_dict(self._best_state)
         return True
 
     def end_of_training(self, model: nn.Module) -> bool:
@@ -174,6 +175,15 @@ class Modified(Method):
         return d
 
 
+def modifier_settings(mods: tuple[str, ...], plan: RunPlan) -> dict[str, Any]:
+    """The modifiers' run-dependent settings (as :meth:`Method.run_settings` for a method): +es validates every
+    evaluation interval (at most the run), +ft fine-tunes for the last 10% of the steps, as ``finetune``."""
+    own: dict[str, Any] = {"es_every": min(plan.eval_every, plan.steps)} if "es" in mods else {}
+    if "ft" in mods:
+        own["ft_switch_step"] = plan.steps - max(1, plan.steps // 10)
+    return own
+
+
 def with_modifiers(name: str, **kwargs: Any) -> Method:
     """``get_method`` for names with suffixes: the base method from its own settings, wrapped by :class:`Modified`
     (``es_every`` and ``ft_switch_step`` are the modifiers' settings; every other keyword goes to the base)."""
@@ -182,8 +192,8 @@ def with_modifiers(name: str, **kwargs: Any) -> Method:
     base_name, mods = split_modifiers(name)
     if not mods:
         return get_method(base_name, **kwargs)
-    own = {k: kwargs.pop(k) for k in ("es_every", "ft_switch_step") if k in kwargs}
+    own = {k: kwargs.pop(k) for k in MODIFIER_ARGS.values() if k in kwargs}
     return Modified(get_method(base_name, **kwargs), es="es" in mods, ft="ft" in mods, **own)
 
 
-__all__ = ["MODIFIERS", "Modified", "split_modifiers", "with_modifiers"]
+__all__ = ["MODIFIER_ARGS", "MODIFIERS", "Modified", "modifier_settings", "split_modifiers", "with_modifiers"]

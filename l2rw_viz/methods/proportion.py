@@ -11,7 +11,8 @@ import torch
 
 from ..checks import check_choice
 from ..data.dataset import BiasedDataset
-from .base import Method, StepContext, register
+from ..reweight import normalize_weights
+from .base import Method, MethodSetup, RunPlan, StepContext, register
 
 
 def observed_class_counts(dataset: BiasedDataset) -> np.ndarray:
@@ -29,10 +30,9 @@ def observed_minority_classes(dataset: BiasedDataset, ratio: float = 0.5) -> np.
     return counts <= ratio * counts.max()
 
 
-def normalise(weights: torch.Tensor) -> torch.Tensor:
-    """``(b,)`` non-negative weights divided by their sum; all zero stays all zero (the trainer's guard)."""
-    total = weights.sum()
-    return weights / total if bool(total > 0) else torch.zeros_like(weights)
+# The one normaliser is l2rw_viz.reweight.normalize_weights (L2RW's line 11; on non-negative weights it is the plain
+# "divide by the sum, all zero stays all zero"). This older name stays for the notebook 6 exercise, which imports it.
+normalise = normalize_weights
 
 
 @register
@@ -52,27 +52,37 @@ class Proportion(Method):
     """
 
     name = "proportion"
+    addresses = ("imbalance",)
+
+    @classmethod
+    def run_settings(cls, plan: RunPlan) -> dict:
+        # the official code's (p, 1 - p) weights: a batch sums to about 200p(1-p)
+        return {"normalise": False} if plan.recipe == "paper" else {}
 
     def __init__(self, normalise: bool = True):
         self.normalise = bool(check_choice("normalise", normalise, [True, False]))
-        self._inv_freq: torch.Tensor | None = None
-        self._for: int | None = None
+        self._inv_freq: torch.Tensor | None = None   # of the run's training data, from its first step on
 
-    def class_weights(self, dataset: BiasedDataset) -> torch.Tensor:
-        """``(C,)`` float32 ``1 / count`` per class (0 for a class that never occurs), cached per dataset."""
-        if self._for != id(dataset) or self._inv_freq is None:
-            counts = torch.as_tensor(observed_class_counts(dataset), dtype=torch.float32)
-            self._inv_freq = torch.where(counts > 0, 1.0 / counts.clamp(min=1), torch.zeros_like(counts))
-            self._for = id(dataset)
-        return self._inv_freq
+    def setup(self, run: MethodSetup) -> None:
+        super().setup(run)
+        self._inv_freq = None
+
+    @staticmethod
+    def class_weights(dataset: BiasedDataset) -> torch.Tensor:
+        """``(C,)`` float32 ``1 / count`` per class of ``dataset``'s observed labels (0 for a class that never
+        occurs)."""
+        counts = torch.as_tensor(observed_class_counts(dataset), dtype=torch.float32)
+        return torch.where(counts > 0, 1.0 / counts.clamp(min=1), torch.zeros_like(counts))
 
     def batch_weights(self, ctx: StepContext) -> torch.Tensor:
-        inv = self.class_weights(ctx.dataset)
+        if self._inv_freq is None:   # the data the steps draw from (with +ft, the clean rows appended)
+            self._inv_freq = self.class_weights(ctx.dataset)
+        inv = self._inv_freq
         if not self.normalise:
             # the official code's (p, 1 - p): fixed per-class weights, the batch sum is whatever it comes to
             return (inv / inv.sum()).to(device=ctx.x.device, dtype=ctx.x.dtype)[ctx.y]
         w = inv.to(device=ctx.x.device, dtype=ctx.x.dtype)[ctx.y]
-        return normalise(w)
+        return normalize_weights(w)
 
     def describe(self):
         return {"method": self.name, "normalise": self.normalise}

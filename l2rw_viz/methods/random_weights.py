@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from ..reweight import normalize_weights
 from .base import Method, StepContext, register
-from .proportion import normalise
 
 
 @register
@@ -21,4 +21,4 @@ class RandomWeights(Method):
 
     def batch_weights(self, ctx: StepContext) -> torch.Tensor:
         z = torch.randn(len(ctx.y), generator=ctx.generator, device=ctx.generator.device, dtype=torch.float32)
-        return normalise(z.clamp(min=0).to(device=ctx.x.device, dtype=ctx.x.dtype))
+        return normalize_weights(z.clamp(min=0).to(device=ctx.x.device, dtype=ctx.x.dtype))

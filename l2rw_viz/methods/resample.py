@@ -27,6 +27,7 @@ class Resample(Method):
     """Class-balanced batches: each class gets ``batch_size // C`` slots (the remainder goes to random classes)."""
 
     name = "resample"
+    addresses = ("imbalance",)
 
     def make_sampler(self, dataset: BiasedDataset, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
         y = dataset.y.numpy()
@@ -60,6 +61,7 @@ class Oversample(Method):
     """Random over-sampling (``imblearn.over_sampling.RandomOverSampler``) of every non-majority class."""
 
     name = "oversample"
+    addresses = ("imbalance",)
 
     def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
         from imblearn.over_sampling import RandomOverSampler
@@ -72,6 +74,7 @@ class Undersample(Method):
     """Random under-sampling (``imblearn.under_sampling.RandomUnderSampler``) of every non-minority class."""
 
     name = "undersample"
+    addresses = ("imbalance",)
 
     def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
         from imblearn.under_sampling import RandomUnderSampler

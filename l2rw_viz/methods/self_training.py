@@ -23,7 +23,7 @@ import torch
 from ..checks import check_in_range, check_int
 from ..data.dataset import BiasedDataset
 from ..reweight import weighted_loss
-from .base import Method, StepContext, StepOutput, register
+from .base import Method, RunPlan, StepContext, StepOutput, register
 from .loss_correction import softmax_of
 
 
@@ -67,6 +67,11 @@ class SelfTraining(Method):
     """
 
     name = "self_training"
+    addresses = ("noise",)
+
+    @classmethod
+    def run_settings(cls, plan: RunPlan) -> dict:
+        return {"round_steps": max(1, plan.steps // 3)}  # 3 rounds: relabel after the first and the second third
 
     def __init__(self, round_steps: int | None = None, rounds: int = 3, threshold: float = 0.9):
         self.round_steps = None if round_steps is None else check_int("round_steps", round_steps, 1)

@@ -133,6 +133,7 @@ class Smote(Method):
     """Train on the SMOTE-augmented training set (uniform weights, shuffled epochs)."""
 
     name = "smote"
+    addresses = ("imbalance",)
 
     def __init__(self, k_neighbors: int = 5):
         self.k_neighbors = check_int("k_neighbors", k_neighbors, 1)

@@ -1,0 +1,82 @@
+"""Building a run's pieces: its data source, its dataset and its method (settings that depend on the run filled in
+by the method itself, then the user's ``--method-arg`` settings)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Mapping
+
+from ..checks import check_choice, check_seed
+from ..data import make_imbalanced, make_imbalanced_noisy, make_noisy
+from ..data.mnist import MNIST_SOURCES, load_mnist
+from ..methods import METHODS, Method, RunPlan, get_method
+from ..methods.modifiers import MODIFIER_ARGS, modifier_settings, split_modifiers
+from .registry import ADABOOST, Experiment, check_method_name, check_recipe, get_experiment
+
+
+def resolve_data_source(experiment: str | Experiment, data_source: str = "auto") -> str:
+    """``"toy"`` for toy experiments; for MNIST ``"subset"`` or ``"full"`` (``"auto"`` is resolved here once, by
+    ``load_mnist``, so the rows of a sweep and its skip keys agree)."""
+    exp = get_experiment(experiment)
+    if exp.data != "mnist":
+        return "toy"
+    check_choice("data_source", data_source, MNIST_SOURCES + ("toy",))
+    if data_source == "toy":
+        raise ValueError(f"data_source='toy' is not allowed for {exp.name}; allowed: 'auto', 'subset', 'full'")
+    if data_source != "auto":
+        return data_source
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_mnist("auto", progress=False).source
+
+
+def make_dataset(experiment: str | Experiment, setting, seed: int, data_source: str = "auto"):
+    """The ``BiasedDataset`` of one (experiment, setting, seed); the seed fixes split, validation draw and flips."""
+    exp = get_experiment(experiment)
+    setting = exp.check_setting(setting)
+    seed = check_seed("seed", seed)
+    source = resolve_data_source(exp, data_source)
+    kw: dict[str, Any] = {"seed": seed}
+    if exp.data == "mnist":
+        kw["pool"] = load_mnist(source, progress=False)
+    if exp.bias == "imbalance":
+        return make_imbalanced(exp.data, proportion=setting, **kw)
+    if exp.bias == "noise":
+        return make_noisy(exp.data, noise_rate=exp.noise_rate, noise_mode=setting, **kw)
+    return make_imbalanced_noisy(exp.data, proportion=setting, noise_rate=exp.noise_rate, noise_mode="uniform", **kw)
+
+
+def parse_method_args(method: str, args: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A method's settings (``{key: value}``, values strings from ``--method-arg KEY=VALUE`` or already typed)
+    converted by the method (:meth:`~l2rw_viz.methods.Method.parse_args`); a ``+es`` / ``+ft`` method also takes its
+    modifiers' ``es_every`` / ``ft_switch_step``. ``ValueError`` naming the key, the value and what is allowed."""
+    method = check_method_name(method)
+    args = dict(args or {})
+    if method == ADABOOST:
+        from ..adaboost import AdaBoostBaseline
+
+        return AdaBoostBaseline.parse_args(args)
+    base, mods = split_modifiers(method)
+    own = {MODIFIER_ARGS[m]: args.pop(MODIFIER_ARGS[m]) for m in mods if MODIFIER_ARGS[m] in args}
+    parsed = METHODS[base].parse_args(args)
+    for key, value in own.items():
+        parsed[key] = int(value) if isinstance(value, str) and value.strip().lstrip("-").isdigit() else value
+    return parsed
+
+
+def method_for(method: str, exp: Experiment, steps: int, batch_size: int, lr: float, recipe: str = "ours",
+               **overrides) -> Method:
+    """The ``Method`` instance for ``method`` in this experiment: the settings that depend on the run from the
+    method's :meth:`~l2rw_viz.methods.Method.run_settings` (and, for ``+es`` / ``+ft``, the modifiers'), then
+    ``overrides`` (the user's settings, which win). ``recipe="paper"``: e.g. proportion weights are not normalised
+    per batch."""
+    recipe = check_recipe(recipe)
+    plan = RunPlan(steps=steps, batch_size=batch_size, lr=lr, eval_every=exp.eval_every, recipe=recipe)
+    base, mods = split_modifiers(method)
+    if base not in METHODS:
+        check_method_name(method)   # the named error, listing what is allowed
+    settings = {**METHODS[base].run_settings(plan), **modifier_settings(mods, plan), **overrides}
+    return get_method(method, **settings)
+
+
+__all__ = ["make_dataset", "method_for", "parse_method_args", "resolve_data_source"]

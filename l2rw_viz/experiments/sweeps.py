@@ -1,0 +1,170 @@
+"""Sweeps: every (setting, seed, method) of an experiment not yet in the results table, in this process or in
+parallel worker processes; an interrupted sweep started again repeats nothing (finished rows are skipped by key,
+see :func:`~l2rw_viz.experiments.store.row_key`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
+from ..checks import check_int, check_seed
+from ..device import resolve_device
+from ..methods import canonical_args
+from ..sweep_worker import run_in_worker
+from . import run as _run
+from .build import parse_method_args, resolve_data_source
+from .registry import (RECIPE_ON_ZERO_WEIGHTS, RECIPE_SEEDS, Experiment, get_experiment, recipe_experiment,
+                       resolve_methods)
+from .store import (EXTRA_COLUMNS, ROW_COLUMNS, append_row, check_output_dir, check_recipe_of_table,
+                    check_results_path, finished_rows, read_results, row_key)
+
+def _check_same_options(spec: "RunSpec", row: dict, exp: Experiment, out) -> None:
+    """A finished row is only reused if it was run with the options asked for now (they are not in the key):
+    otherwise a sweep with, say, another ``lr`` would silently return the old numbers."""
+    o = spec.options
+    recipe = o.get("recipe", "ours")
+    wanted = {"lr": o.get("lr") if o.get("lr") is not None else exp.lr,
+              "on_zero_weights": o.get("on_zero_weights") or RECIPE_ON_ZERO_WEIGHTS[recipe],
+              "data_seed": o.get("data_seed") if o.get("data_seed") is not None else spec.seed}
+    for name, value in wanted.items():
+        have = row.get(name)
+        if have is None or (isinstance(have, float) and np.isnan(have)):
+            continue   # not recorded for this method (AdaBoost has no lr) or an older table
+        same = np.isclose(float(have), float(value)) if name != "on_zero_weights" else str(have) == str(value)
+        if not same:
+            raise ValueError(
+                f"{name}={value!r}: {out} already holds {spec.method} at {spec.setting} seed {spec.seed} run with "
+                f"{name}={have!r}, and a sweep skips finished runs; allowed: the same {name}, or another out file "
+                f"for this variant")
+
+
+
+@dataclass
+class RunSpec:
+    """One pending run of a sweep (what a worker process needs)."""
+
+    experiment: str
+    method: str
+    setting: Any
+    seed: int
+    steps: int
+    device: str
+    data_source: str
+    options: dict = field(default_factory=dict)
+
+    def key(self) -> tuple:
+        return row_key({"experiment": self.experiment, "method": self.method, "setting_value": self.setting,
+                        "seed": self.seed, "steps": self.steps, "data_source": self.data_source,
+                        "method_args": canonical_args(self.options.get("method_args"))})
+
+
+def _run_spec(spec: RunSpec, threads: int | None) -> dict:
+    """One run of a sweep in this process, without writing (the caller writes)."""
+    return _run.run_one(spec.experiment, spec.method, spec.setting, spec.seed, spec.steps, spec.device,
+                        spec.data_source, threads=threads, **spec.options)
+
+
+def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", settings: Iterable | None = None,
+               seeds: Iterable[int] | None = None, steps: int | None = None, device: str = "auto",
+               data_source: str = "auto", out: str | os.PathLike | None = None, recipe: str = "ours",
+               method_args: Mapping[str, Any] | None = None, **options) -> list[RunSpec]:
+    """The runs a sweep would do, finished ones (already in ``out``) left out. Validates every argument.
+
+    ``seeds=None``: the recipe's (``RECIPE_SEEDS``: 0, 1, 2 for ``"ours"``, 0..9 for ``"paper"``). ``recipe``: see
+    :func:`~l2rw_viz.experiments.run.run_one`; a results file ``out`` holding rows of another recipe is refused.
+    ``method_args``: settings given to every method of the sweep (each must accept them; see ``run_one``); runs
+    with other settings are other runs (their rows are kept apart, never skipped for these).
+    """
+    exp = recipe_experiment(experiment, recipe)
+    names = resolve_methods(exp, methods)
+    values = [exp.check_setting(s) for s in (exp.settings if settings is None else settings)]
+    seeds = [check_seed("seed", s) for s in (RECIPE_SEEDS[recipe] if seeds is None else seeds)]
+    if out is not None:
+        check_results_path(out, "out")
+    if options.get("history_dir") is not None:
+        check_output_dir(options["history_dir"], "history_dir")
+    steps = check_int("steps", exp.default_steps() if steps is None else steps, 1)
+    check_recipe_of_table(out, recipe)
+    if recipe != "ours":
+        options = {**options, "recipe": recipe}   # only then, so default specs (and their options) are unchanged
+    # each method parses the settings its own way (text from the command line, or typed): the specs carry the
+    # parsed values, so their keys match the rows' canonical method_args
+    parsed = {m: parse_method_args(m, method_args) for m in names} if method_args else {}
+    lr = exp.lr if options.get("lr") is None else options["lr"]
+    for m, args in parsed.items():   # values every constructor accepts: refused before any run
+        _run.runner_for(m, exp, steps, lr, recipe, args)
+    resolve_device(device)
+    source = resolve_data_source(exp, data_source)
+    done = finished_rows(out) if out is not None else {}
+    specs = [RunSpec(exp.name, m, v, s, steps, device, source,
+                     {**options, "method_args": parsed[m]} if m in parsed else dict(options))
+             for v in values for s in seeds for m in names]
+    for spec in specs:
+        if spec.key() in done:
+            _check_same_options(spec, done[spec.key()], exp, out)
+    return [s for s in specs if s.key() not in done]
+
+
+def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", settings: Iterable | None = None,
+          seeds: Iterable[int] | None = None, out: str | os.PathLike | None = None, jobs: int = 1,
+          steps: int | None = None, device: str = "auto", data_source: str = "auto", progress: bool = True,
+          recipe: str = "ours", **options):
+    """Run every (setting, seed, method) of an experiment that is not yet in ``out``; return the whole table.
+
+    Args:
+        methods: names, or ``"all"`` (the experiment's list), ``"fig8"``, ``"every"``.
+        settings: values of the experiment's axis (``None``: its defaults). seeds: run seeds (``None``: the
+            recipe's, 0, 1, 2 for ``"ours"`` and 0..9 for ``"paper"``).
+        out: results CSV; each finished run is appended at once (atomically) and finished runs are skipped, so an
+            interrupted sweep can simply be started again. ``None``: keep rows in memory only.
+        jobs: parallel worker processes (joblib); each gets ``max(1, cores // jobs)`` torch threads (``jobs=1``
+            runs in this process with ``run_one``'s default, 1 thread on the CPU).
+        recipe: ``"ours"`` or ``"paper"`` (see :func:`~l2rw_viz.experiments.run.run_one`); one results file holds one
+            recipe.
+        options: passed to :func:`~l2rw_viz.experiments.run.run_one` (``history_dir``, ``on_zero_weights``, ``lr``,
+            ...); ``method_args`` goes to every method of the sweep (see :func:`plan_sweep`).
+
+    Returns:
+        A ``pandas.DataFrame``: the CSV's rows for this experiment (all of it, old and new), or the new rows when
+        ``out`` is ``None``.
+    """
+    jobs = check_int("jobs", jobs, 1)
+    specs = plan_sweep(experiment, methods, settings, seeds, steps, device, data_source, out, recipe, **options)
+    rows: list[dict] = []
+    bar = tqdm(total=len(specs), desc=f"sweep {get_experiment(experiment).name}", unit="run", disable=not progress)
+
+    def collect(row: dict) -> None:
+        rows.append(row)
+        if out is not None:
+            append_row(out, row)
+        bar.set_postfix(last=f"{row['method']} {row['setting_value']} s{row['seed']}: err {row['test_error']:.3f}")
+        bar.update(1)
+
+    try:
+        if jobs == 1 or len(specs) <= 1:
+            for spec in specs:
+                collect(_run_spec(spec, None))
+        else:
+            threads = max(1, (os.cpu_count() or 1) // jobs)
+            parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
+            # the workers get plain dicts and a light entry point: their watchdog is up before the heavy imports
+            for row in parallel(delayed(run_in_worker)(asdict(spec), threads, os.getpid()) for spec in specs):
+                collect(row)
+    finally:
+        bar.close()
+    if out is None:
+        return pd.DataFrame(rows, columns=None).reindex(
+            columns=list(dict.fromkeys(list(ROW_COLUMNS + EXTRA_COLUMNS) + [k for r in rows for k in r])))
+    table = read_results(out)
+    return table[table["experiment"] == get_experiment(experiment).name].reset_index(drop=True)
+
+
+
+
+__all__ = ["RunSpec", "plan_sweep", "sweep"]
