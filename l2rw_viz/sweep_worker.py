@@ -52,6 +52,10 @@ def run_in_worker(spec: dict, threads: int | None, parent_pid: int | None = None
         exit_with_parent(parent_pid)
     # imported only now, after the watchdog started (see the module docstring)
     from .experiments.run import run_one
+    from .train import TrainingDivergedError
 
-    return run_one(spec["experiment"], spec["method"], spec["setting"], spec["seed"], spec["steps"], spec["device"],
-                   spec["data_source"], threads=threads, **spec["options"])
+    try:
+        return run_one(spec["experiment"], spec["method"], spec["setting"], spec["seed"], spec["steps"],
+                       spec["device"], spec["data_source"], threads=threads, **spec["options"])
+    except TrainingDivergedError as error:   # one diverged run must not stop the others: the sweep reports it
+        return {"diverged": str(error), "spec": spec}

@@ -121,8 +121,9 @@ def test_pack_writes_table_histories_and_provenance(tmp_path):
     with pytest.raises(ValueError, match="lacks"):
         pack("fig8", csv, hist, out_dir=tmp_path / "out")
     prov = pack("fig8", csv, hist, commands=["l2rw-viz run mnist-imbalance ..."], wall_time_s=1.0,
-                out_dir=tmp_path / "out", allow_missing=True)
+                out_dir=tmp_path / "out", allow_missing=True, diverged_runs=[["plain", 0.99, 2, "nan at step 7"]])
     assert prov["rows"] == 1 and len(prov["missing_runs"]) == len(expected_runs("fig8")) - 1
+    assert prov["diverged_runs"] == [["plain", "0.99", 2, "nan at step 7"]]
     saved = json.loads((tmp_path / "out" / "mnist-imbalance.provenance.json").read_text())
     assert saved["made_with"] == ["l2rw-viz run mnist-imbalance ..."]
     assert (tmp_path / "out" / "histories" / "mnist-imbalance__l2rw__0.9__seed0.npz").exists()
@@ -154,3 +155,33 @@ def test_the_readme_shows_the_shipped_tables(name):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     table = summary_table(name, markdown=True).split("\n\n", 1)[1]
     assert table in readme, f"README.md lacks the current {name} table; paste `l2rw-viz results show {name} --markdown`"
+
+
+def test_a_diverged_run_does_not_stop_the_sweep_and_is_declared(tmp_path, monkeypatch):
+    """One run whose loss became NaN: the sweep finishes the others, warns, names it, and hands it on (to pack, which
+    lists it in the provenance: backward loss correction can diverge, a result in itself)."""
+    from l2rw_viz import sweep_worker
+    from l2rw_viz.experiments import run as run_module
+    from l2rw_viz.experiments import sweep
+    from l2rw_viz.train import TrainingDivergedError
+
+    real = run_module.run_one
+
+    def flaky(experiment, method, setting, seed, *args, **kwargs):
+        if method == "proportion" and seed == 1:
+            raise TrainingDivergedError("the training loss became nan at step 3 (method='proportion', lr=0.05)")
+        return real(experiment, method, setting, seed, *args, **kwargs)
+
+    monkeypatch.setattr(run_module, "run_one", flaky)
+    out = tmp_path / "r.csv"
+    with pytest.warns(RuntimeWarning, match=r"1 run\(s\) diverged.*proportion 0.9 seed 1: the training loss"):
+        table = sweep("toy-imbalance", ["plain", "proportion"], [0.9], [0, 1], out=out, steps=3, device="cpu",
+                      progress=False)
+    assert sorted(zip(table["method"], table["seed"])) == [("plain", 0), ("plain", 1), ("proportion", 0)]
+    assert table.attrs["diverged_runs"] == [["proportion", "0.9", 1, "the training loss became nan at step 3 "
+                                            "(method='proportion', lr=0.05)"]]
+    # the worker entry point (jobs > 1) reports a diverged run instead of raising, with its spec
+    spec = {"experiment": "toy-imbalance", "method": "proportion", "setting": 0.9, "seed": 1, "steps": 3,
+            "device": "cpu", "data_source": "auto", "options": {}}
+    monkeypatch.setattr("l2rw_viz.experiments.run.run_one", flaky)
+    assert sweep_worker.run_in_worker(spec, 1)["diverged"].startswith("the training loss became nan")

@@ -5,6 +5,7 @@ see :func:`~l2rw_viz.experiments.store.row_key`)."""
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -17,6 +18,7 @@ from ..checks import check_int, check_seed
 from ..device import resolve_device
 from ..methods import canonical_args
 from ..sweep_worker import run_in_worker
+from ..train import TrainingDivergedError
 from . import run as _run
 from .build import parse_method_args, resolve_data_source
 from .registry import (RECIPE_ON_ZERO_WEIGHTS, RECIPE_SEEDS, Experiment, get_experiment, recipe_experiment,
@@ -65,9 +67,13 @@ class RunSpec:
 
 
 def _run_spec(spec: RunSpec, threads: int | None) -> dict:
-    """One run of a sweep in this process, without writing (the caller writes)."""
-    return _run.run_one(spec.experiment, spec.method, spec.setting, spec.seed, spec.steps, spec.device,
-                        spec.data_source, threads=threads, **spec.options)
+    """One run of a sweep in this process, without writing (the caller writes); ``{"diverged": message}`` when its
+    loss became NaN or infinite (the sweep goes on and reports it)."""
+    try:
+        return _run.run_one(spec.experiment, spec.method, spec.setting, spec.seed, spec.steps, spec.device,
+                            spec.data_source, threads=threads, **spec.options)
+    except TrainingDivergedError as error:
+        return {"diverged": str(error)}
 
 
 def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", settings: Iterable | None = None,
@@ -137,9 +143,15 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
     jobs = check_int("jobs", jobs, 1)
     specs = plan_sweep(experiment, methods, settings, seeds, steps, device, data_source, out, recipe, **options)
     rows: list[dict] = []
+    diverged: list[list] = []
     bar = tqdm(total=len(specs), desc=f"sweep {get_experiment(experiment).name}", unit="run", disable=not progress)
 
-    def collect(row: dict) -> None:
+    def collect(row: dict, spec: RunSpec | None) -> None:
+        if "diverged" in row:   # no row: the run is missing from the table and is tried again by the next sweep
+            diverged.append([spec.method, str(spec.setting), int(spec.seed), row["diverged"]])
+            bar.set_postfix(last=f"{spec.method} {spec.setting} s{spec.seed}: DIVERGED")
+            bar.update(1)
+            return
         rows.append(row)
         if out is not None:
             append_row(out, row)
@@ -149,20 +161,26 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
     try:
         if jobs == 1 or len(specs) <= 1:
             for spec in specs:
-                collect(_run_spec(spec, None))
+                collect(_run_spec(spec, None), spec)
         else:
             threads = max(1, (os.cpu_count() or 1) // jobs)
             parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
             # the workers get plain dicts and a light entry point: their watchdog is up before the heavy imports
             for row in parallel(delayed(run_in_worker)(asdict(spec), threads, os.getpid()) for spec in specs):
-                collect(row)
+                collect(row, RunSpec(**row["spec"]) if "diverged" in row else None)
     finally:
         bar.close()
+    if diverged:
+        warnings.warn(f"{len(diverged)} run(s) diverged (loss NaN or infinite) and have no row: "
+                      + "; ".join(f"{m} {s} seed {d}: {e}" for m, s, d, e in diverged), RuntimeWarning, stacklevel=2)
     if out is None:
-        return pd.DataFrame(rows, columns=None).reindex(
+        table = pd.DataFrame(rows, columns=None).reindex(
             columns=list(dict.fromkeys(list(ROW_COLUMNS + EXTRA_COLUMNS) + [k for r in rows for k in r])))
-    table = read_results(out)
-    return table[table["experiment"] == get_experiment(experiment).name].reset_index(drop=True)
+    else:
+        table = read_results(out)
+        table = table[table["experiment"] == get_experiment(experiment).name].reset_index(drop=True)
+    table.attrs["diverged_runs"] = diverged   # [method, setting text, seed, message] per diverged run
+    return table
 
 
 

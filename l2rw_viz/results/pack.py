@@ -85,13 +85,16 @@ def expected_runs(name: str) -> set[tuple[str, str, int]]:
 
 def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | None, *, commands: Sequence[str] = (),
          wall_time_s: float | None = None, git_commit: str | None = None, out_dir: Path = DATA_DIR,
-         allow_missing: bool = False, earlier_git_commits: Sequence[str] = ()) -> dict:
+         allow_missing: bool = False, earlier_git_commits: Sequence[str] = (),
+         diverged_runs: Sequence[Sequence] = ()) -> dict:
     """Write the shipped table, Histories and provenance of ``name`` from a finished sweep.
 
     Args:
         csv: the sweep's results table. history_dir: where the sweep saved Histories (rows' ``history_path``).
         commands: the command lines that produced ``csv`` (recorded verbatim). wall_time_s: their elapsed time.
         allow_missing: pack even if some expected runs are missing (the provenance lists them); default: refuse.
+        diverged_runs: ``[method, setting, seed, message]`` of runs whose loss became NaN (a result in itself: they
+            are listed in the provenance, and they do not count as unfinished for ``allow_missing``).
         git_commit: the commit of the code that ran the newest runs. earlier_git_commits: the commits of earlier
             packs whose rows were carried over (``make`` resumes from the shipped table).
 
@@ -107,8 +110,11 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
         raise ValueError(f"csv={str(csv)!r} holds no current rows of {exp.name}")
     have = {(r["method"], setting_text(r["setting_value"]), int(r["seed"])) for r in rows}
     missing = sorted(expected_runs(exp.name) - have)
-    if missing and not allow_missing:
-        raise ValueError(f"csv={str(csv)!r} lacks {len(missing)} run(s) of {exp.name}, e.g. {missing[:3]}; finish the "
+    diverged_keys = {(str(m), setting_text(st), int(sd)) for m, st, sd, *_ in diverged_runs}
+    unfinished = [m for m in missing if m not in diverged_keys]
+    if unfinished and not allow_missing:
+        raise ValueError(f"csv={str(csv)!r} lacks {len(unfinished)} run(s) of {exp.name}, e.g. {unfinished[:3]}; "
+                         "finish the "
                          f"sweep ('l2rw-viz results make {exp.name}') or pass allow_missing")
     import pandas as pd
 
@@ -168,6 +174,7 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
         "steps": sorted(int(s) for s in table["steps"].unique()),
         "data_source": sorted(table["data_source"].astype(str).unique()),
         "missing_runs": [list(m) for m in missing],
+        "diverged_runs": [[str(m), setting_text(st), int(sd), *rest[:1]] for m, st, sd, *rest in diverged_runs],
         "histories": shipped_hist,
     }
     (out_dir / f"{exp.name}.provenance.json").write_text(json.dumps(prov, indent=1) + "\n")
@@ -196,11 +203,11 @@ def make(name: str, jobs: int = 2, work_dir: str | os.PathLike = "results-work",
     start = time.perf_counter()
     argv = ["l2rw-viz", "sweep", exp, "--methods", "all", "--seeds", *map(str, SEEDS), "--jobs", str(jobs),
             "--data-source", DATA_SOURCE, "--device", device, "--out", str(csv), "--history-dir", str(hist)]
-    sweep(exp, "all", seeds=SEEDS, out=csv, jobs=jobs, device=device, data_source=DATA_SOURCE,
-          history_dir=hist, progress=progress)
+    table = sweep(exp, "all", seeds=SEEDS, out=csv, jobs=jobs, device=device, data_source=DATA_SOURCE,
+                  history_dir=hist, progress=progress)
     return pack(exp, csv, hist, commands=commands + [shlex.join(argv)],
                 wall_time_s=round(time.perf_counter() - start, 1), git_commit=_git_commit(),
-                earlier_git_commits=earlier_commits)
+                earlier_git_commits=earlier_commits, diverged_runs=table.attrs.get("diverged_runs", []))
 
 
 def _git_commit() -> str | None:
