@@ -21,7 +21,7 @@ from ..device import cpu_threads, describe_device, resolve_device
 from ..history import History
 from ..models import toy_mlp
 from ..train import HistoryRecorder, train
-from .plots import BoundaryGrid, boundary_grid, grid_bounds
+from .boundary import BoundaryGrid, boundary_grid, grid_bounds
 from .state import ExplorerState
 
 

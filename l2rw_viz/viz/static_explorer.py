@@ -35,7 +35,8 @@ from typing import Sequence
 import numpy as np
 
 from ..checks import check_choice, check_int
-from .plots import GROUP_COLORS, GROUP_LABELS, GROUPS, TEMPLATE, WEIGHT_COLORSCALE, example_weights_at, marker_sizes
+from .style import GROUP_COLORS, GROUP_LABELS, GROUPS, TEMPLATE, WEIGHT_COLORSCALE, marker_sizes
+from .weights import example_weights_at
 from .state import ExplorerState
 
 # The grids. "full": what the course site shows (60 settings x 3 methods; measured about 140 CPU seconds, so
