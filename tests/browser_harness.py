@@ -45,10 +45,9 @@ ANIMATOR_CELLS = [_SETUP,
                   "run = train_toy(state, boundary_every=10)\n"
                   "WeightAnimator(run.history, run.x, run.boundaries, n_frames=30, width=520, height=430)"]
 EXPLORER_CELLS = [_SETUP, "ToyExplorer(state, debounce_s=0.1, panel_size=400)"]
-DEMO_CELLS = EXPLORER_CELLS
 
 
-def write_demo_notebook(path: str | Path, cells: Sequence[str] = DEMO_CELLS) -> Path:
+def write_demo_notebook(path: str | Path, cells: Sequence[str] = EXPLORER_CELLS) -> Path:
     """Write the demo notebook (code cells ``cells``, no outputs) to ``path`` and return it."""
     import nbformat
 
@@ -151,10 +150,6 @@ def run_all_in_lab(page, url: str, timeout_ms: int = WAIT_MS) -> None:
     page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=timeout_ms)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_text("Run All Cells", exact=True).click()
-
-
-def plot_count(page) -> int:
-    return page.evaluate("document.querySelectorAll('.js-plotly-plot').length")
 
 
 def plot_data(page, index: int, expr: str):

@@ -57,14 +57,6 @@ class ToyRun:
         """``(n, 2)`` float32 training points."""
         return self.dataset.x.numpy()
 
-    def boundary_at(self, step: int) -> BoundaryGrid | None:
-        """The latest snapshot taken at or before training step ``step`` (``None`` before the first)."""
-        best = None
-        for b in self.boundaries:
-            if b.step <= step:
-                best = b
-        return best
-
 
 def train_toy(state: ExplorerState, method: str | None = None, dataset: BiasedDataset | None = None,
               callback: Callable[[History, BoundaryGrid | None, int], bool | None] | None = None,

@@ -13,13 +13,14 @@ from ..checks import check_int
 from .style import GROUP_COLORS, GROUP_LABELS, TEMPLATE
 
 
-_SIM_KEYS = {"dot": ("dot", "dots", "dot_product"), "norm": ("norm", "norms", "grad_norm"),
-             "cosine": ("cosine", "cosines", "cos")}
+# The arrays a similarity must hold, and the names they may have: a dict's keys, or the attributes of
+# l2rw_viz.reweight.GradientSimilarity (which calls the norm ``grad_norm``).
+_SIM_KEYS = {"dot": ("dot",), "norm": ("norm", "grad_norm"), "cosine": ("cosine",)}
 
 
 def similarity_arrays(similarity: Any) -> dict[str, np.ndarray]:
-    """``{"dot", "norm", "cosine", "val_norm"?}`` as ``(b,)`` float arrays from a dict or an object with those
-    attributes (e.g. the result of ``l2rw_viz.reweight.gradient_similarity``)."""
+    """``{"dot", "norm", "cosine"}`` as ``(b,)`` float64 arrays from a dict with those keys or an object with those
+    attributes (e.g. the result of ``l2rw_viz.reweight.gradient_similarity``, whose norm is ``grad_norm``)."""
     out = {}
     for key, aliases in _SIM_KEYS.items():
         for a in aliases:
