@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from .style import TEMPLATE
 
-
+# The columns of an experiments' results table (one row per run), listed when a table lacks what a figure reads.
 RESULT_COLUMNS = ("experiment", "method", "setting_name", "setting_value", "seed", "test_error", "test_accuracy")
 
 

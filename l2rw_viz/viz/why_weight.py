@@ -12,7 +12,6 @@ from plotly.subplots import make_subplots
 from ..checks import check_int
 from .style import GROUP_COLORS, GROUP_LABELS, TEMPLATE
 
-
 # The arrays a similarity must hold, and the names they may have: a dict's keys, or the attributes of
 # l2rw_viz.reweight.GradientSimilarity (which calls the norm ``grad_norm``).
 _SIM_KEYS = {"dot": ("dot",), "norm": ("norm", "grad_norm"), "cosine": ("cosine",)}

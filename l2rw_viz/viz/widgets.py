@@ -27,8 +27,8 @@ from ..data.toy import TOY_KINDS
 from ..device import describe_device, resolve_device
 from ..history import History
 from ..methods import available_methods
-from .live import BackgroundTrainer, ToyRun, toy_dataset, train_toy
 from .boundary import BoundaryGrid, grid_bounds
+from .live import BackgroundTrainer, ToyRun, toy_dataset, train_toy
 from .state import RANGES, ExplorerState
 from .style import GROUPS, TEMPLATE, example_colors, marker_sizes
 from .toy_figures import add_toy_traces
