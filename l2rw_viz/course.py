@@ -20,7 +20,7 @@ from .checks import check_choice, check_in_range, check_int
 from .device import describe_device, resolve_device
 from .reweight import weighted_loss
 from .settings import smoke_mode
-from .viz.plots import boundary_grid, grid_bounds
+from .viz.boundary import boundary_grid, grid_bounds
 
 # Colours used for the two classes of a toy problem and for "special" examples throughout the course.
 CLASS_COLORS = ("#1f77b4", "#ff7f0e")

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from l2rw_viz.viz import screenshot as shot
 from l2rw_viz.viz.state import ExplorerState
+
+import browser_harness as shot
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(shot.CHROMIUM).exists(),

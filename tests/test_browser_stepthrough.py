@@ -1,7 +1,7 @@
 """The step-through widget in a real browser: JupyterLab 4 (a student) and Voila (the lecture hall), headless
 Debian Chromium. Clicks "next >" through every stage and then each control (flip a label, resample batch, new
 validation set), and checks after every click, through plotly's own data in the page, that the figure changed
-and shows the expected stage. Reuses the harness of ``l2rw_viz.viz.screenshot`` (servers always shut down)."""
+and shows the expected stage. Reuses the harness of ``browser_harness`` (servers always shut down)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from l2rw_viz.viz import STAGES
-from l2rw_viz.viz import screenshot as shot
+
+import browser_harness as shot
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(shot.CHROMIUM).exists(),

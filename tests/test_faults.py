@@ -698,7 +698,7 @@ def test_c8_sweep_workers_exit_when_the_sweep_is_killed(tmp_path):
 def test_c9_browser_waits_are_conditions_with_headroom():
     import re
 
-    from l2rw_viz.viz import screenshot as shot
+    import browser_harness as shot
 
     root = Path(__file__).resolve().parents[1]
     sources = {p: p.read_text() for p in (root / "tests" / "test_browser.py", Path(shot.__file__))}

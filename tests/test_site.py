@@ -18,8 +18,9 @@ import pytest
 
 from l2rw_viz import cli
 from l2rw_viz import site as course_site
-from l2rw_viz.viz import screenshot as shot
 from l2rw_viz.viz import static_explorer as se
+
+import browser_harness as shot
 
 ROOT = Path(__file__).resolve().parents[1]
 # explorer runs in tests: short and small, the same code path as the site's

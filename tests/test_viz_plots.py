@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from l2rw_viz.history import History
-from l2rw_viz.viz import plots
-from l2rw_viz.viz.plots import (BoundaryGrid, boundary_grid, error_vs_proportion_figure, example_weights_at,
-                                gallery_figure, moving_average, noise_accuracy_figure, toy_comparison_figure,
-                                toy_weights_figure, weight_distribution_figure, weight_trajectory_figure,
-                                weight_by_label_figure, why_this_weight_figure)
+from l2rw_viz.viz import (BoundaryGrid, auto_groups, boundary_grid, error_vs_proportion_figure, example_weights_at,
+                          gallery_figure, moving_average, noise_accuracy_figure, toy_comparison_figure,
+                          toy_weights_figure, weight_by_label_figure, weight_distribution_figure,
+                          weight_trajectory_figure, why_this_weight_figure)
+from l2rw_viz.viz.style import GROUP_COLORS
 
 
 def fake_history(n: int = 60, steps: int = 40, b: int = 12, seed: int = 0) -> History:
@@ -73,11 +73,11 @@ def test_trajectory_band_is_the_groups_interquartile_range(hist):
 
 
 def test_auto_groups_follow_the_truth_masks(hist):
-    assert plots.auto_groups(hist) == ["noisy", "clean", "minority", "majority"]
+    assert auto_groups(hist) == ["noisy", "clean", "minority", "majority"]
     clean = fake_history()
     clean.is_noisy[:] = False
     clean.is_minority[:] = False
-    assert plots.auto_groups(clean) == ["clean"]
+    assert auto_groups(clean) == ["clean"]
     with pytest.raises(ValueError, match="groups"):
         weight_trajectory_figure(hist, groups=["wrong"])
 
@@ -115,26 +115,33 @@ def test_example_weights_at_matches_a_direct_replay(hist):
 def test_toy_figure_points_carry_weights_and_marks(hist):
     x = np.random.default_rng(1).normal(size=(len(hist.y), 2))
     grid = BoundaryGrid(np.linspace(-3, 3, 5), np.linspace(-3, 3, 5), np.full((5, 5), 0.3, np.float32))
-    fig = toy_weights_figure(x, hist, frame=-1, boundary=grid, mode="mean")
+    fig = toy_weights_figure(hist, x, frame=-1, boundary=grid, mode="mean")
     pts = next(tr for tr in fig.data if tr.name == "examples")
     expected = example_weights_at(hist, [len(hist.steps) - 1], "mean")[0]
     np.testing.assert_allclose(np.asarray(pts.marker.color), expected, rtol=1e-6)
     np.testing.assert_allclose(pts.x, x[:, 0])
     ring = np.asarray(pts.marker.line.color)
-    assert (ring[hist.is_noisy] == plots.GROUP_COLORS["noisy"]).all()
-    assert (ring[~hist.is_noisy & hist.is_minority] == plots.GROUP_COLORS["minority"]).all()
+    assert (ring[hist.is_noisy] == GROUP_COLORS["noisy"]).all()
+    assert (ring[~hist.is_noisy & hist.is_minority] == GROUP_COLORS["minority"]).all()
     assert {"P(y=1)", "boundary"} <= {tr.name for tr in fig.data}
     # larger weight, larger marker
     sizes = np.asarray(pts.marker.size)
     assert sizes[np.argmax(expected)] > sizes[np.argmin(expected)]
     with pytest.raises(ValueError, match="x has"):
-        toy_weights_figure(x[:10], hist)
+        toy_weights_figure(hist, x[:10])
+    with pytest.raises(ValueError, match="history is a ndarray"):   # the old (x, history) order
+        toy_weights_figure(x, hist)
 
 
 def test_comparison_figure_has_one_panel_per_method(hist):
     x = np.random.default_rng(1).normal(size=(len(hist.y), 2))
-    fig = toy_comparison_figure(x, {"plain": (hist, None), "l2rw": (hist, None)})
+    runs = {"plain": (hist, None), "l2rw": (hist, None)}
+    fig = toy_comparison_figure(runs, x)
     assert [tr.xaxis for tr in fig.data if tr.name == "examples"] == ["x", "x2"]
+    # the order notebooks used before (x, runs) still draws the same figure, with a deprecation warning
+    with pytest.warns(DeprecationWarning, match="toy_comparison_figure"):
+        old = toy_comparison_figure(x, runs)
+    assert old.to_json() == fig.to_json()
 
 
 def test_boundary_grid_evaluates_the_model():

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import numpy as np
 import pytest
 
-from l2rw_viz.history import History
-from l2rw_viz.viz import export
+from l2rw_viz.viz import example_weights_at, export, frame_indices
 from l2rw_viz.viz.live import BackgroundTrainer, toy_dataset, train_toy
-from l2rw_viz.viz.plots import example_weights_at, frame_indices
 from l2rw_viz.viz.state import ExplorerState
 from l2rw_viz.viz.widgets import MethodComparison, ToyExplorer, WeightAnimator
 

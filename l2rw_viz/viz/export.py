@@ -21,8 +21,9 @@ from plotly.subplots import make_subplots
 
 from ..checks import check_choice, check_int
 from ..history import History
-from .plots import (GROUP_COLORS, GROUP_LABELS, GROUPS, TEMPLATE, WEIGHT_COLORSCALE, auto_groups,
-                    example_weights_at, frame_indices, marker_sizes, moving_average, _point_style)
+from .style import (GROUP_COLORS, GROUP_LABELS, GROUPS, TEMPLATE, WEIGHT_COLORSCALE, example_colors, marker_sizes,
+                    point_style)
+from .weights import auto_groups, example_weights_at, frame_indices, moving_average
 
 
 def animation_figure(history: History, x: Any = None, groups: Sequence[str] | str | None = "auto",
@@ -33,7 +34,7 @@ def animation_figure(history: History, x: Any = None, groups: Sequence[str] | st
     Args:
         history: the run; x: optional ``(n, 2)`` toy inputs; groups: ``"auto"``, one group name or a list.
         n_frames: evenly spaced recorded steps to animate; smooth: moving window of the curves; mode: see
-            :func:`~l2rw_viz.viz.plots.example_weights_at`; frame_ms: milliseconds per frame when playing.
+            :func:`~l2rw_viz.viz.weights.example_weights_at`; frame_ms: milliseconds per frame when playing.
     Frame ``f`` is named by its training step; its data are ``[points, curve per group...]``.
     """
     n_frames = check_int("n_frames", n_frames, 1)
@@ -62,7 +63,7 @@ def animation_figure(history: History, x: Any = None, groups: Sequence[str] | st
             return go.Scatter(x=x[:, 0], y=x[:, 1], mode="markers", name="examples", showlegend=False,
                               marker=dict(size=marker_sizes(w), color=w, cmin=0, cmax=3, colorscale=WEIGHT_COLORSCALE,
                                           showscale=True, colorbar=dict(title=dict(text="w x B"), x=0.44, len=0.8),
-                                          **_point_style(history.is_noisy, history.is_minority, history.y)))
+                                          **point_style(history.is_noisy, history.is_minority, history.y)))
         return go.Scatter(x=position, y=w, mode="markers", name="examples", showlegend=False,
                           marker=dict(size=4, color=strip_color, opacity=0.7))
 
@@ -70,8 +71,7 @@ def animation_figure(history: History, x: Any = None, groups: Sequence[str] | st
         order = np.lexsort((np.arange(n), ~history.is_minority, ~history.is_noisy))
         position = np.empty(n, dtype=np.int64)
         position[order] = np.arange(n)
-        strip_color = np.where(history.is_noisy, GROUP_COLORS["noisy"],
-                               np.where(history.is_minority, GROUP_COLORS["minority"], GROUP_COLORS["clean"]))
+        strip_color = example_colors(history.is_noisy, history.is_minority)
 
     def curve_traces(f: int) -> list[go.Scatter]:
         upto = frames_idx[f] + 1

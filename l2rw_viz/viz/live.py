@@ -21,7 +21,7 @@ from ..device import cpu_threads, describe_device, resolve_device
 from ..history import History
 from ..models import toy_mlp
 from ..train import HistoryRecorder, train
-from .plots import BoundaryGrid, boundary_grid, grid_bounds
+from .boundary import BoundaryGrid, boundary_grid, grid_bounds
 from .state import ExplorerState
 
 
@@ -56,14 +56,6 @@ class ToyRun:
     def x(self) -> np.ndarray:
         """``(n, 2)`` float32 training points."""
         return self.dataset.x.numpy()
-
-    def boundary_at(self, step: int) -> BoundaryGrid | None:
-        """The latest snapshot taken at or before training step ``step`` (``None`` before the first)."""
-        best = None
-        for b in self.boundaries:
-            if b.step <= step:
-                best = b
-        return best
 
 
 def train_toy(state: ExplorerState, method: str | None = None, dataset: BiasedDataset | None = None,

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from ..checks import SEED_MAX, check_choice, check_in_range, check_int
+from ..data.corrupt import FLIP_MODES
+from ..data.toy import TOY_KINDS
+from .weights import WEIGHT_MODES
 
-TOY_DATA = ("moons", "blobs", "circles")
-NOISE_MODES = ("uniform", "background")
-VIEW_MODES = ("mean", "last")
+# The devices the explorer offers (its dropdown); l2rw_viz.device.resolve_device accepts more ("cuda:1", "mps").
 DEVICES = ("auto", "cpu", "cuda")
 
 # The one source of ranges, ``(low, high, step)``, for the state's checks and the explorer's controls: any value a
@@ -82,10 +83,10 @@ class ExplorerState:
         from ..methods import available_methods
 
         r = RANGES
-        check_choice("data", self.data, TOY_DATA)
+        check_choice("data", self.data, TOY_KINDS)
         self.proportion = check_in_range("proportion", self.proportion, *r["proportion"][:2])
         self.noise_rate = check_in_range("noise_rate", self.noise_rate, *r["noise_rate"][:2])
-        check_choice("noise_mode", self.noise_mode, NOISE_MODES)
+        check_choice("noise_mode", self.noise_mode, FLIP_MODES)
         self.n_val = check_int("n_val", self.n_val, *r["n_val"][:2])
         if self.n_val % 2:
             raise ValueError(f"n_val={self.n_val} is odd; allowed: even numbers in [2, 100] (half per class)")
@@ -98,7 +99,7 @@ class ExplorerState:
         self.seed = check_int("seed", self.seed, *r["seed"][:2])
         check_choice("device", self.device, DEVICES)
         self.frame = check_int("frame", self.frame, -1)
-        check_choice("weight_view", self.weight_view, VIEW_MODES)
+        check_choice("weight_view", self.weight_view, WEIGHT_MODES)
         self.smooth = check_int("smooth", self.smooth, *r["smooth"][:2])
         return self
 

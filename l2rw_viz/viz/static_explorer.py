@@ -35,8 +35,9 @@ from typing import Sequence
 import numpy as np
 
 from ..checks import check_choice, check_int
-from .plots import GROUP_COLORS, GROUP_LABELS, GROUPS, TEMPLATE, WEIGHT_COLORSCALE, example_weights_at, marker_sizes
 from .state import ExplorerState
+from .style import GROUP_COLORS, GROUP_LABELS, GROUPS, TEMPLATE, WEIGHT_COLORSCALE, marker_sizes
+from .weights import example_weights_at
 
 # The grids. "full": what the course site shows (60 settings x 3 methods; measured about 140 CPU seconds, so
 # about 2.5 min with one process and half that with --jobs 2 on two free cores); "small": smoke builds and tests

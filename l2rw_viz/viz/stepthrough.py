@@ -49,7 +49,7 @@ from ..checks import check_in_range, check_int
 from ..data.toy import make_toy
 from ..models import LogisticRegression
 from ..reweight import l2rw_scores, normalize_weights
-from .plots import GROUP_COLORS, TEMPLATE
+from .style import GROUP_COLORS, TEMPLATE
 
 STAGES = ("batch", "gradients", "look-ahead", "slopes", "dot products", "clip", "normalise", "update")
 STAGE_TEXT = {
@@ -307,7 +307,7 @@ TRACE_NAMES = ("boundary now", "look-ahead: val loss down", "look-ahead: val los
                "score alpha<g_val, g_i>", "clipped max(score, 0)", "weight (right axis)")
 
 
-def empty_figure(width: int = 1000, height: int = 760) -> go.Figure:
+def empty_stepthrough_figure(width: int = 1000, height: int = 760) -> go.Figure:
     """The widget's figure with every trace present and empty (the stages fill them)."""
     fig = make_subplots(2, 2, horizontal_spacing=0.1, vertical_spacing=0.14,
                         specs=[[{}, {}], [{}, {"secondary_y": True}]],
@@ -435,7 +435,8 @@ def stage_title(problem: StepThroughProblem, stage: int) -> str:
 
 
 def apply_stage(fig: go.Figure, problem: StepThroughProblem, stage: int) -> None:
-    """Write stage ``stage`` of ``problem`` into ``fig`` (a figure from :func:`empty_figure`), in one update."""
+    """Write stage ``stage`` of ``problem`` into ``fig`` (a figure from :func:`empty_stepthrough_figure`), in one
+    update."""
     data = stage_data(problem, stage)
     by_name = {t.name: t for t in fig.data}
     q = problem.compute()
@@ -457,7 +458,7 @@ def stepthrough_figure(problem: StepThroughProblem, stage: int | str = "update",
         if stage not in STAGES:
             raise ValueError(f"stage={stage!r}; allowed: {', '.join(STAGES)}")
         stage = STAGES.index(stage)
-    fig = empty_figure(width, height)
+    fig = empty_stepthrough_figure(width, height)
     apply_stage(fig, problem, stage)
     return fig
 
@@ -484,7 +485,7 @@ class StepThrough(widgets.VBox):
         self.last_update_ms = float("nan")
         self.update_times_ms: list[float] = []   # wall clock of each redraw
         self.update_cpu_ms: list[float] = []     # CPU time of each redraw (steady on a loaded machine)
-        self.figure = go.FigureWidget(empty_figure(width, height))
+        self.figure = go.FigureWidget(empty_stepthrough_figure(width, height))
         self.back_button = widgets.Button(description="< back", layout=widgets.Layout(width="90px"))
         self.next_button = widgets.Button(description="next >", button_style="primary",
                                           layout=widgets.Layout(width="90px"))
@@ -526,4 +527,4 @@ class StepThrough(widgets.VBox):
 
 
 __all__ = ["STAGES", "StepQuantities", "StepThrough", "StepThroughProblem", "apply_stage", "boundary_line",
-           "empty_figure", "projection_basis", "stage_data", "stepthrough_figure"]
+           "empty_stepthrough_figure", "projection_basis", "stage_data", "stepthrough_figure"]

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from ..checks import check_int
-from .plots import GROUP_COLORS, GROUP_LABELS, TEMPLATE, WEIGHT_COLORSCALE
+from .style import GROUP_COLORS, GROUP_LABELS, TEMPLATE, WEIGHT_COLORSCALE
 
 
 def curve_arrays(source: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

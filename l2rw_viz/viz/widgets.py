@@ -22,14 +22,18 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..data.corrupt import FLIP_MODES
+from ..data.toy import TOY_KINDS
 from ..device import describe_device, resolve_device
 from ..history import History
 from ..methods import available_methods
+from .boundary import BoundaryGrid, grid_bounds
 from .live import BackgroundTrainer, ToyRun, toy_dataset, train_toy
-from .plots import (GROUP_COLORS, GROUP_LABELS, GROUPS, TEMPLATE, WEIGHT_COLORSCALE, BoundaryGrid, _toy_layout,
-                    add_toy_traces, auto_groups, example_weights_at, frame_indices, grid_bounds, marker_sizes,
-                    weight_trajectory_figure)
-from .state import NOISE_MODES, RANGES, TOY_DATA, ExplorerState
+from .state import RANGES, ExplorerState
+from .style import GROUPS, TEMPLATE, example_colors, marker_sizes
+from .toy_figures import add_toy_traces
+from .weight_figures import weight_trajectory_figure
+from .weights import auto_groups, example_weights_at, frame_indices
 
 
 def sync_widget_state(fig: go.FigureWidget) -> None:
@@ -94,7 +98,7 @@ class WeightAnimator(widgets.VBox):
                             subplot_titles=["each example's weight", "mean weight per group"])
         if self.toy:
             first = self._boundary_for(0)
-            add_toy_traces(fig, x, history, self.weights[0], first, row=1, col=1, gl=n > 1000 or None)
+            add_toy_traces(fig, history, x, self.weights[0], first, row=1, col=1, gl=n > 1000 or None)
             x0, x1, y0, y1 = grid_bounds(x)
             fig.update_xaxes(range=[x0, x1], showgrid=False, zeroline=False, constrain="domain", row=1, col=1)
             fig.update_yaxes(range=[y0, y1], showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1,
@@ -107,8 +111,7 @@ class WeightAnimator(widgets.VBox):
             order = np.lexsort((np.arange(n), ~history.is_minority, ~history.is_noisy))
             self.position = np.empty(n, dtype=np.int64)
             self.position[order] = np.arange(n)
-            color = np.where(history.is_noisy, GROUP_COLORS["noisy"],
-                             np.where(history.is_minority, GROUP_COLORS["minority"], GROUP_COLORS["clean"]))
+            color = example_colors(history.is_noisy, history.is_minority)
             fig.add_trace(go.Scattergl(x=self.position, y=self.weights[0], mode="markers", name="examples",
                                        showlegend=False, customdata=np.arange(n),
                                        marker=dict(size=4, color=color, opacity=0.7),
@@ -213,7 +216,7 @@ class ToyFigure:
             if boundary is None:  # before the first snapshot: a flat 0.5 field keeps the trace layout fixed
                 x0, x1, y0, y1 = grid_bounds(x)
                 boundary = BoundaryGrid(np.linspace(x0, x1, 2), np.linspace(y0, y1, 2), np.full((2, 2), 0.5, np.float32))
-            add_toy_traces(fig, x, history, weights, boundary, row=1, col=j + 1, showscale=j == 0, gl=False)
+            add_toy_traces(fig, history, x, weights, boundary, row=1, col=j + 1, showscale=j == 0, gl=False)
             x0, x1, y0, y1 = grid_bounds(x)
             fig.update_xaxes(range=[x0, x1], showgrid=False, zeroline=False, constrain="domain", row=1, col=j + 1)
             fig.update_yaxes(range=[y0, y1], showgrid=False, zeroline=False, constrain="domain", row=1, col=j + 1,
@@ -339,13 +342,13 @@ class ToyExplorer(widgets.VBox):
         style = {"description_width": "105px"}
         wide = widgets.Layout(width="330px")
         self.controls = {
-            "data": widgets.Dropdown(options=list(TOY_DATA), value=s.data, description="data set", style=style,
+            "data": widgets.Dropdown(options=list(TOY_KINDS), value=s.data, description="data set", style=style,
                                      layout=wide),
             "proportion": widgets.FloatSlider(value=s.proportion, **_bounds("proportion"), description="majority share",
                                               readout_format=".3f", continuous_update=False, style=style, layout=wide),
             "noise_rate": widgets.FloatSlider(value=s.noise_rate, **_bounds("noise_rate"), description="flip rate",
                                               continuous_update=False, style=style, layout=wide),
-            "noise_mode": widgets.Dropdown(options=list(NOISE_MODES), value=s.noise_mode, description="flip type",
+            "noise_mode": widgets.Dropdown(options=list(FLIP_MODES), value=s.noise_mode, description="flip type",
                                            style=style, layout=wide),
             "n_val": widgets.IntSlider(value=s.n_val, **_bounds("n_val"), description="clean val size",
                                        continuous_update=False, style=style, layout=wide),

@@ -1,9 +1,10 @@
 """The real-browser harness: serve a small explorer notebook with Voila (app mode) or JupyterLab 4 on 127.0.0.1,
 drive it in headless Debian Chromium with Playwright, and take the README screenshot.
 
-The browser test (``tests/test_browser.py``) and ``docs/explorer.png`` use this same code path::
+The browser tests (``tests/test_browser*.py``, ``tests/test_site.py``) and ``docs/explorer.png`` use this same
+code path; it lives with the tests, not in the installed package. From the repository root::
 
-    python -m l2rw_viz.viz.screenshot docs/explorer.png
+    python tests/browser_harness.py docs/explorer.png
 
 Needs ``/usr/bin/chromium`` (``apt-get install chromium``) and the ``playwright`` Python package; no browser is
 downloaded. Servers are always shut down (process group killed) when the ``with`` block ends.
@@ -44,10 +45,9 @@ ANIMATOR_CELLS = [_SETUP,
                   "run = train_toy(state, boundary_every=10)\n"
                   "WeightAnimator(run.history, run.x, run.boundaries, n_frames=30, width=520, height=430)"]
 EXPLORER_CELLS = [_SETUP, "ToyExplorer(state, debounce_s=0.1, panel_size=400)"]
-DEMO_CELLS = EXPLORER_CELLS
 
 
-def write_demo_notebook(path: str | Path, cells: Sequence[str] = DEMO_CELLS) -> Path:
+def write_demo_notebook(path: str | Path, cells: Sequence[str] = EXPLORER_CELLS) -> Path:
     """Write the demo notebook (code cells ``cells``, no outputs) to ``path`` and return it."""
     import nbformat
 
@@ -90,7 +90,7 @@ def serve(notebook: str | Path, kind: str = "voila", timeout: float = SERVER_STA
     """Serve ``notebook`` on 127.0.0.1 (a free port) with ``kind`` = ``"voila"`` or ``"lab"``; yields the URL
     that opens it (Voila: the rendered app; Lab: ``/lab/tree/NB.ipynb?reset``). The server runs in its own process
     group and is killed on exit, whatever happens inside the block. Its log is ``<notebook dir>/<kind>.log``."""
-    from ..checks import check_choice
+    from l2rw_viz.checks import check_choice
 
     check_choice("kind", kind, ["voila", "lab"])
     notebook = Path(notebook).resolve()
@@ -152,10 +152,6 @@ def run_all_in_lab(page, url: str, timeout_ms: int = WAIT_MS) -> None:
     page.get_by_text("Run All Cells", exact=True).click()
 
 
-def plot_count(page) -> int:
-    return page.evaluate("document.querySelectorAll('.js-plotly-plot').length")
-
-
 def plot_data(page, index: int, expr: str):
     """Evaluate ``expr`` (JavaScript, with ``gd`` the ``index``-th plotly graph div) in the page."""
     return page.evaluate(f"(i) => {{ const gd = document.querySelectorAll('.js-plotly-plot')[i]; return {expr}; }}",
@@ -212,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``OUT.png [--kind voila|lab] [--state STATE.json]``: write the explorer screenshot (the README image)."""
     import tempfile
 
-    parser = argparse.ArgumentParser(prog="python -m l2rw_viz.viz.screenshot",
+    parser = argparse.ArgumentParser(prog="python tests/browser_harness.py",
                                      description="Screenshot of the explorer in headless Chromium (README image).")
     parser.add_argument("out", nargs="?", default="docs/explorer.png")
     parser.add_argument("--kind", choices=["voila", "lab"], default="voila")
@@ -220,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     state_json = None
     if args.state:
-        from .state import ExplorerState
+        from l2rw_viz.viz.state import ExplorerState
 
         state_json = ExplorerState.load(args.state).to_json()
     with tempfile.TemporaryDirectory() as tmp:
