@@ -69,7 +69,7 @@ def main() -> None:
     for r in range(args.rounds + 1):
         for name in models:
             for what, fn, n in (("step", step, args.steps), ("pool", pool_forward, max(1, args.steps // 2))):
-                t = _timed(lambda: fn(name), n)
+                t = _timed(lambda fn=fn, name=name: fn(name), n)
                 if r:   # round 0 warms up
                     times[(name, what)].append(t)
     print(f"LeNet, batch 100, {args.threads} thread(s), {args.rounds} rounds; max output difference {diff:.2e}")

@@ -44,7 +44,8 @@ def main() -> None:
     args = parser.parse_args()
     times = bench_frames(frames=args.frames)
     med = statistics.median(times[1:])
-    print(f"replay frame update, 5000 points (Scattergl): median {1000 * med:.1f} ms, max {1000 * max(times[1:]):.1f} ms "
+    print(f"replay frame update, 5000 points (Scattergl): median {1000 * med:.1f} ms, "
+          f"max {1000 * max(times[1:]):.1f} ms "
           f"over {len(times) - 1} frames; budget 50 ms -> ratio {med / 0.05:.2f}")
     for method in ("plain", "l2rw"):
         t = bench_retrain(method, args.repeats)

@@ -405,7 +405,10 @@ def cost_vs_parameters(dims: list[int] | tuple[int, ...], *, n: int = 40, outer_
         pool = make_toy("blobs", n=5 * n, seed=seed, noise=0.6)
         data = make_noisy("blobs", rate=0.25, n_train=n, n_val_per_class=5, n_test=20, seed=seed, pool=pool)
         gen = torch.Generator().manual_seed(seed)
-        pad = lambda t: torch.cat([t.double(), torch.randn(len(t), d - 2, generator=gen, dtype=torch.float64)], 1)  # noqa: E731
+
+        def pad(t, d=d, gen=gen):   # bound now: each loop round has its own width and generator
+            return torch.cat([t.double(), torch.randn(len(t), d - 2, generator=gen, dtype=torch.float64)], 1)
+
         x, x_val = pad(data.x), pad(data.x_val)
         exact = solve_bilevel(x, data.y, x_val, data.y_val, outer_steps=outer_steps)
         online = compare_with_online(exact, x, data.y, x_val, data.y_val, steps=online_steps)

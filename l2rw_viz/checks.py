@@ -7,7 +7,8 @@ names the argument, the value it got and what is allowed, before any work starts
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from torch import nn
 
@@ -21,7 +22,8 @@ def check_in_range(name: str, value: Any, low: float, high: float, *, low_open: 
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} is not a number; allowed: {_interval(low, high, low_open, high_open)}") from None
+        allowed = _interval(low, high, low_open, high_open)
+        raise ValueError(f"{name}={value!r} is not a number; allowed: {allowed}") from None
     too_low = v <= low if low_open else v < low
     too_high = v >= high if high_open else v > high
     if math.isnan(v) or too_low or too_high:

@@ -21,16 +21,27 @@ import argparse
 import importlib
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
 from .data.mnist import MnistDownloadError
 from .device import resolve_device
-from .experiments import (EXPERIMENTS, all_method_names, check_method_name, check_output_dir, check_results_path,
-                          get_experiment, method_class, plan_sweep, read_results, run_one, stale_rows, summarize,
-                          sweep)
-
+from .experiments import (
+    EXPERIMENTS,
+    all_method_names,
+    check_method_name,
+    check_output_dir,
+    check_results_path,
+    get_experiment,
+    method_class,
+    plan_sweep,
+    read_results,
+    run_one,
+    stale_rows,
+    summarize,
+    sweep,
+)
 
 # Commands whose module owns its options: ``l2rw-viz NAME ...`` calls ``MODULE.main([...])``.
 DELEGATED = {"bench": "l2rw_viz.bench", "export": "l2rw_viz.viz.export", "course": "l2rw_viz.site",

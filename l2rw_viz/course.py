@@ -8,7 +8,7 @@ on one 2-D picture. Everything else the notebooks call comes from the library pr
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import plotly.graph_objects as go

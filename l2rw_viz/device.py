@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -31,7 +31,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
                              "allowed here: 'auto' or 'cpu'")
         dev = torch.device(name)
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r} is out of range; allowed: cuda:0..cuda:{torch.cuda.device_count() - 1}")
+            last = torch.cuda.device_count() - 1
+            raise ValueError(f"device={device!r} is out of range; allowed: cuda:0..cuda:{last}")
         return dev
     if name == "mps":
         if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):

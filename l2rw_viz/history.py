@@ -162,7 +162,7 @@ class History:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "History":
+    def load(cls, path: str | Path) -> History:
         """Read a History written by :meth:`save`.
 
         Raises:
@@ -203,7 +203,7 @@ class History:
             raise HistoryFileError(f"{where} has inconsistent arrays: {problem}")
         return cls(**arrays, meta=meta)
 
-    def equals(self, other: "History") -> bool:
+    def equals(self, other: History) -> bool:
         """Exactly the same recorded numbers (meta's wall time excluded) — used by the determinism tests."""
         return all(np.array_equal(getattr(self, k), getattr(other, k), equal_nan=getattr(self, k).dtype.kind == "f")
                    for k in _ARRAYS)

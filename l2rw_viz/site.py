@@ -29,11 +29,11 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
 
 from .checks import check_int
 
@@ -229,7 +229,8 @@ def render_page(nb, page_stem: str, nav_html: str, banner: str = "", explorer_li
     figures = _static_outputs(nb, page_stem, explorer_link)
     if title:
         nb.metadata["title"] = title
-    exporter = HTMLExporter(template_name="lab", extra_loaders=[jinja2.DictLoader({"l2rw_page.html.j2": _PAGE_TEMPLATE})],
+    exporter = HTMLExporter(template_name="lab",
+                            extra_loaders=[jinja2.DictLoader({"l2rw_page.html.j2": _PAGE_TEMPLATE})],
                             template_file="l2rw_page.html.j2")
     resources = {"l2rw": {"plotly_js": PLOTLY_JS, "nav": nav_html, "banner": html.escape(banner)}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
@@ -282,7 +283,8 @@ server.</p>
 <p><small>Built {html.escape(info["built"])} in {mode} mode by <code>{html.escape(info["command"])}</code>;
 l2rw-viz {html.escape(info["versions"]["l2rw_viz"])}, torch {html.escape(info["versions"]["torch"])},
 plotly {html.escape(info["versions"]["plotly"])}, nbconvert {html.escape(info["versions"]["nbconvert"])};
-{info["seconds"]:.0f} s in all ({info["cpu_seconds"]:.0f} CPU seconds). The notebooks (without outputs) are under <code>notebooks/</code>.</small></p>
+{info["seconds"]:.0f} s in all ({info["cpu_seconds"]:.0f} CPU seconds).
+The notebooks (without outputs) are under <code>notebooks/</code>.</small></p>
 </body></html>
 """
 
@@ -333,7 +335,8 @@ def _plotly_js_path() -> Path:
 
 def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, smoke: bool = False,
                timeout: int = 1200, jobs: int = 1, force: bool = False, explorer: bool = True,
-               explorer_grid: str | None = None, explorer_base=None, notebooks_dir: str | Path = NOTEBOOKS_DIR, progress: bool = True,
+               explorer_grid: str | None = None, explorer_base=None, notebooks_dir: str | Path = NOTEBOOKS_DIR,
+               progress: bool = True,
                command: str = "l2rw-viz course build") -> dict:
     """Execute the notebooks, render the site into a temporary folder beside ``out_dir``, then move it into place.
 
@@ -474,9 +477,11 @@ def _parser() -> argparse.ArgumentParser:
                    "figures); also on when L2RW_SMOKE=1 is set")
     p.add_argument("--notebooks", nargs="+", default=None, metavar="NB",
                    help="only these notebooks (numbers like 01 or names like 01_weighted_loss; default: all)")
-    p.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help="where the NN_*.ipynb files are (default: the repository's notebooks/)")
+    p.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR),
+                   help="where the NN_*.ipynb files are (default: the repository's notebooks/)")
     p.add_argument("--timeout", type=int, default=1200, help="seconds allowed per notebook cell (default: 1200)")
-    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at once, and processes for the explorer's runs (default: 1)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="notebooks executed at once, and processes for the explorer's runs (default: 1)")
     p.add_argument("--force", action="store_true", help="replace OUT_DIR even if it is not a previous site")
     p.add_argument("--no-explorer", action="store_true", help="skip the precomputed explorer page")
     p.add_argument("--explorer-grid", choices=["small", "full"], default=None,

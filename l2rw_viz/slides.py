@@ -23,8 +23,8 @@ Then, e.g.::
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 SKIP_TAG = "no-slides"
 

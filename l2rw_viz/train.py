@@ -7,7 +7,7 @@ loss whose weights it chose), and the loop records which examples were in the ba
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -15,8 +15,15 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checks import (check_choice, check_dataset_sets, check_in_range, check_int, check_model, check_model_output,
-                     check_seed)
+from .checks import (
+    check_choice,
+    check_dataset_sets,
+    check_in_range,
+    check_int,
+    check_model,
+    check_model_output,
+    check_seed,
+)
 from .data.dataset import BiasedDataset
 from .device import describe_device, resolve_device
 from .history import History
@@ -191,7 +198,8 @@ def _run(model: nn.Module, dataset: BiasedDataset, method: Method, dev: torch.de
         if not torch.isfinite(out.loss):
             bar.close()
             raise TrainingDivergedError(
-                f"the training loss became {float(out.loss.detach())} at step {step} (method={method.name!r}, lr={step_lr}); "
+                f"the training loss became {float(out.loss.detach())} at step {step} "
+                f"(method={method.name!r}, lr={step_lr}); "
                 "try a smaller lr")
         optimizer.zero_grad(set_to_none=True)
         all_zero = bool(out.weights.sum() == 0)

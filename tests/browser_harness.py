@@ -21,8 +21,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 CHROMIUM = "/usr/bin/chromium"
 # How long any wait in the browser may take (ms): every wait is on a condition, so a long bound costs nothing when

@@ -14,11 +14,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import browser_harness as shot
 import pytest
 
 from l2rw_viz.viz.state import ExplorerState
-
-import browser_harness as shot
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(shot.CHROMIUM).exists(),

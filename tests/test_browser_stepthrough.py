@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import browser_harness as shot
 import pytest
 
 from l2rw_viz.viz import STAGES
-
-import browser_harness as shot
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(shot.CHROMIUM).exists(),

@@ -11,7 +11,6 @@ from l2rw_viz.course import announce_device, boundary_figure, fit_weighted, per_
 from l2rw_viz.data.toy import make_toy
 from l2rw_viz.models import make_model
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

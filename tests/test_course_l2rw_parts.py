@@ -29,8 +29,8 @@ def test_layerwise_parts_add_up_to_the_identity():
                              loss_fn=lambda lo, t: F.cross_entropy(lo, t, reduction="none"))
     assert torch.allclose(fused, dot, atol=1e-12)
     with pytest.raises(ValueError, match="model"):
-        layerwise_score_parts(make_model("lenet", 2, (1, 28, 28), seed=0), torch.zeros(2, 1, 28, 28),
-                              torch.zeros(2, dtype=torch.long), torch.zeros(2, 1, 28, 28), torch.zeros(2, dtype=torch.long))
+        x, y = torch.zeros(2, 1, 28, 28), torch.zeros(2, dtype=torch.long)
+        layerwise_score_parts(make_model("lenet", 2, (1, 28, 28), seed=0), x, y, x, y)
 
 
 def test_weight_rules():

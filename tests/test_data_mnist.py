@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-from l2rw_viz.data import (MnistPool, check_disjoint, content_hashes, load_mnist, make_imbalanced,
-                           make_imbalanced_noisy, make_noisy)
+from l2rw_viz.data import (
+    MnistPool,
+    check_disjoint,
+    content_hashes,
+    load_mnist,
+    make_imbalanced,
+    make_imbalanced_noisy,
+    make_noisy,
+)
 
 
 @pytest.fixture(scope="module")

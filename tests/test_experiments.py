@@ -11,8 +11,17 @@ import pytest
 import torch
 
 import l2rw_viz.experiments as ex
-from l2rw_viz.experiments import (EXPERIMENTS, ROW_COLUMNS, append_row, finished_keys, make_dataset, plan_sweep,
-                                  read_results, run_one, sweep)
+from l2rw_viz.experiments import (
+    EXPERIMENTS,
+    ROW_COLUMNS,
+    append_row,
+    finished_keys,
+    make_dataset,
+    plan_sweep,
+    read_results,
+    run_one,
+    sweep,
+)
 
 FAST = dict(steps=20, device="cpu")
 

@@ -26,8 +26,16 @@ import l2rw_viz.experiments as ex
 import l2rw_viz.train as train_module
 from l2rw_viz.cli import main
 from l2rw_viz.data import make_imbalanced
-from l2rw_viz.experiments import (append_row, finished_keys, finished_rows, plan_sweep, read_results, run_one,
-                                  summarize, sweep)
+from l2rw_viz.experiments import (
+    append_row,
+    finished_keys,
+    finished_rows,
+    plan_sweep,
+    read_results,
+    run_one,
+    summarize,
+    sweep,
+)
 from l2rw_viz.history import History, HistoryFileError
 from l2rw_viz.models import make_model
 from l2rw_viz.train import train

@@ -11,11 +11,14 @@ import torch.nn.functional as F
 
 from l2rw_viz.data import make_noisy
 from l2rw_viz.methods import get_method
-from l2rw_viz.methods.loss_correction import (anchor_transition, backward_corrected_loss, clean_set_transition,
-                                              forward_corrected_loss)
+from l2rw_viz.methods.loss_correction import (
+    anchor_transition,
+    backward_corrected_loss,
+    clean_set_transition,
+    forward_corrected_loss,
+)
 from l2rw_viz.models import make_model
 from l2rw_viz.train import setup_method, train
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,11 +8,15 @@ import torch
 
 from l2rw_viz.data import make_noisy
 from l2rw_viz.methods import get_method
-from l2rw_viz.methods.mentornet import (LossPercentileAverage, MentorNetwork, corrupt_labels, fit_mentor,
-                                        self_paced_weights)
+from l2rw_viz.methods.mentornet import (
+    LossPercentileAverage,
+    MentorNetwork,
+    corrupt_labels,
+    fit_mentor,
+    self_paced_weights,
+)
 from l2rw_viz.models import make_model
 from l2rw_viz.train import train
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -16,7 +16,6 @@ from l2rw_viz.methods.noise_layer import NoiseAdaptedModel, confusion_matrix_of
 from l2rw_viz.models import make_model
 from l2rw_viz.train import setup_method, train
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -13,7 +13,6 @@ from l2rw_viz.methods.self_training import relabel, round_record
 from l2rw_viz.models import make_model
 from l2rw_viz.train import train
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -13,9 +13,7 @@ from l2rw_viz.methods import get_method
 from l2rw_viz.methods.meta_weight_net import WeightNet, lookahead_validation_loss, sum_normalised
 from l2rw_viz.models import make_model
 from l2rw_viz.train import train
-from l2rw_viz.viz.weighting_function import (curve_arrays, curve_at, l2rw_points, pick_curves,
-                                             weighting_function_figure)
-
+from l2rw_viz.viz.weighting_function import curve_arrays, curve_at, l2rw_points, pick_curves, weighting_function_figure
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,8 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from l2rw_viz.experiments import (RECIPE_SEEDS, RESULTS_VERSION, append_row, get_experiment, history_filename,
-                                  method_for, plan_sweep, recipe_experiment, run_one)
+from l2rw_viz.experiments import (
+    RECIPE_SEEDS,
+    RESULTS_VERSION,
+    append_row,
+    get_experiment,
+    history_filename,
+    method_for,
+    plan_sweep,
+    recipe_experiment,
+    run_one,
+)
 from l2rw_viz.methods import StepContext, get_method
 
 pytestmark = pytest.mark.usefixtures("one_thread")

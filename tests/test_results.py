@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 
 from l2rw_viz.experiments import METHOD_REVISIONS, RESULTS_VERSION, run_one
-from l2rw_viz.results import (SHIPPED, compare_with_shipped, describe_comparison, load_history, load_results,
-                              provenance, shipped_histories, stale_methods)
+from l2rw_viz.results import (
+    SHIPPED,
+    compare_with_shipped,
+    describe_comparison,
+    load_history,
+    load_results,
+    provenance,
+    shipped_histories,
+    stale_methods,
+)
 from l2rw_viz.results.pack import expected_runs, pack, thin_history
 from l2rw_viz.results.shipped import DATA_DIR, setting_text
 
@@ -27,7 +35,8 @@ def test_every_run_of_the_full_sweep_ships(name):
     # the table holds every run of the full sweep except those its provenance declares missing (a sweep that did
     # not finish in the session that packed it; 'l2rw-viz results make NAME' resumes it)
     declared = {(m, s, int(d)) for m, s, d in provenance(name)["missing_runs"]}
-    assert missing == declared, f"{name}: missing {sorted(missing - declared)[:5]}, declared {sorted(declared - missing)[:5]}"
+    assert missing == declared, \
+        f"{name}: missing {sorted(missing - declared)[:5]}, declared {sorted(declared - missing)[:5]}"
     if name == "mnist-imbalance":   # the paper's Fig. 8 itself is always complete
         assert not {m for m, _, _ in missing} & {"plain", "proportion", "resample", "hard_mining", "random", "l2rw"}
     assert (table["steps"] == 2000).all() and (table["data_source"] == "subset").all()
@@ -70,7 +79,8 @@ def test_shipped_histories_match_their_rows(name):
     assert any(m == "l2rw" for m, _, _ in found)
     for method, setting, seed in found:
         h = load_history(name, method, setting, seed)
-        row = table[(table.method == method) & (table.setting_value.map(setting_text) == setting) & (table.seed == seed)]
+        same = (table.method == method) & (table.setting_value.map(setting_text) == setting) & (table.seed == seed)
+        row = table[same]
         assert len(row) == 1
         # the History is the run of that row: same final test accuracy, same number of steps
         assert h.final_test_accuracy == pytest.approx(float(row.test_accuracy.iloc[0]), abs=1e-9)

@@ -8,8 +8,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from l2rw_viz.models import MLP, LeNet
-from l2rw_viz.reweight import (gradient_similarity, l2rw_scores, l2rw_weights, normalize_weights, validation_gradient,
-                               weighted_loss)
+from l2rw_viz.reweight import (
+    gradient_similarity,
+    l2rw_scores,
+    l2rw_weights,
+    normalize_weights,
+    validation_gradient,
+    weighted_loss,
+)
 
 
 class ScaledResidual(nn.Module):

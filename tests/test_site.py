@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+import browser_harness as shot
 import nbformat
 import numpy as np
 import pytest
@@ -19,8 +20,6 @@ import pytest
 from l2rw_viz import cli
 from l2rw_viz import site as course_site
 from l2rw_viz.viz import static_explorer as se
-
-import browser_harness as shot
 
 ROOT = Path(__file__).resolve().parents[1]
 # explorer runs in tests: short and small, the same code path as the site's
@@ -131,7 +130,8 @@ def test_failed_build_leaves_the_previous_site_and_no_debris(tmp_path):
     bad.mkdir()
     _write_notebook(bad / "01_figure.ipynb", [FIGURE_CELL])
     _write_notebook(bad / "02_broken.ipynb", ["raise RuntimeError('this notebook is broken')"])
-    with pytest.raises(course_site.NotebookBuildError, match="(?s)02_broken.ipynb failed.*RuntimeError: this notebook is broken"):
+    broken = "(?s)02_broken.ipynb failed.*RuntimeError: this notebook is broken"
+    with pytest.raises(course_site.NotebookBuildError, match=broken):
         course_site.build_site(out, notebooks_dir=bad, smoke=True, explorer=False, progress=False)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "good", "site"]  # no half-built folder left

@@ -97,8 +97,7 @@ def test_controls_redraw_with_fresh_numbers():
     p = StepThroughProblem(seed=2)
     w = StepThrough(p)
     w.go(len(STAGES) - 1)
-    for button, what in ((w.resample_button, "batch"), (w.flip_button, "batch"),
-                         (w.validation_button, "validation set")):
+    for button in (w.resample_button, w.flip_button, w.validation_button):
         before = _snapshot(w.figure)
         scores = p.compute().scores.copy()
         button.click()

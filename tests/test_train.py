@@ -11,7 +11,7 @@ from l2rw_viz.data.dataset import BiasedDataset
 from l2rw_viz.device import resolve_device
 from l2rw_viz.history import History
 from l2rw_viz.methods import Method, StepContext, get_method, register
-from l2rw_viz.models import LeNet, MLP, make_model, toy_mlp
+from l2rw_viz.models import MLP, LeNet, make_model, toy_mlp
 from l2rw_viz.train import TrainingDivergedError, train
 
 

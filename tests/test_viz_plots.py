@@ -8,10 +8,22 @@ import pytest
 import torch
 
 from l2rw_viz.history import History
-from l2rw_viz.viz import (BoundaryGrid, auto_groups, boundary_grid, error_vs_proportion_figure, example_weights_at,
-                          gallery_figure, moving_average, noise_accuracy_figure, toy_comparison_figure,
-                          toy_weights_figure, weight_by_label_figure, weight_distribution_figure,
-                          weight_trajectory_figure, why_this_weight_figure)
+from l2rw_viz.viz import (
+    BoundaryGrid,
+    auto_groups,
+    boundary_grid,
+    error_vs_proportion_figure,
+    example_weights_at,
+    gallery_figure,
+    moving_average,
+    noise_accuracy_figure,
+    toy_comparison_figure,
+    toy_weights_figure,
+    weight_by_label_figure,
+    weight_distribution_figure,
+    weight_trajectory_figure,
+    why_this_weight_figure,
+)
 from l2rw_viz.viz.style import GROUP_COLORS
 
 
@@ -25,7 +37,8 @@ def fake_history(n: int = 60, steps: int = 40, b: int = 12, seed: int = 0) -> Hi
     y_clean = np.where(is_minority, 0, 1)
     y = np.where(is_noisy, 1 - y_clean, y_clean)
     indices = np.stack([rng.choice(n, b, replace=False) for _ in range(steps)])
-    raw = np.where(is_noisy[indices], 0.25, np.where(is_minority[indices], 2.0, 1.0)) * rng.uniform(0.8, 1.2, indices.shape)
+    raw = np.where(is_noisy[indices], 0.25, np.where(is_minority[indices], 2.0, 1.0))
+    raw = raw * rng.uniform(0.8, 1.2, indices.shape)
     weights = (raw / raw.sum(1, keepdims=True)).astype(np.float32)
     ev = np.arange(9, steps, 10)
     return History(steps=np.arange(steps), indices=indices, weights=weights, train_loss=np.ones(steps),

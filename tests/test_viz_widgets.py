@@ -7,13 +7,12 @@ import time
 
 import numpy as np
 import pytest
+from test_viz_plots import fake_history
 
 from l2rw_viz.viz import example_weights_at, export, frame_indices
 from l2rw_viz.viz.live import BackgroundTrainer, toy_dataset, train_toy
 from l2rw_viz.viz.state import ExplorerState
 from l2rw_viz.viz.widgets import MethodComparison, ToyExplorer, WeightAnimator
-
-from test_viz_plots import fake_history
 
 SMALL = dict(n_train=80, steps=40, batch_size=16, n_val=10, lr=0.1, device="cpu")
 

@@ -21,7 +21,8 @@ minority images). ``make_noisy`` on the subset defaults to 10x100 test, 10x10 va
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch

@@ -52,7 +52,8 @@ class BiasedDataset:
         if len(self.y_val) != len(self.x_val):
             raise ValueError(f"y_val has length {len(self.y_val)}; allowed: the length of x_val ({len(self.x_val)})")
         if len(self.y_test) != len(self.x_test):
-            raise ValueError(f"y_test has length {len(self.y_test)}; allowed: the length of x_test ({len(self.x_test)})")
+            raise ValueError(f"y_test has length {len(self.y_test)}; allowed: the length of x_test "
+                             f"({len(self.x_test)})")
         if self.is_noisy.dtype != torch.bool or self.is_minority.dtype != torch.bool:
             raise ValueError("is_noisy and is_minority must be bool tensors")
         if not self.class_names:
@@ -73,7 +74,7 @@ class BiasedDataset:
         return np.bincount(getattr(self, which).numpy(), minlength=self.num_classes)
 
     def with_training_set(self, x: torch.Tensor, y: torch.Tensor, y_clean: torch.Tensor, is_noisy: torch.Tensor,
-                          is_minority: torch.Tensor, **info: Any) -> "BiasedDataset":
+                          is_minority: torch.Tensor, **info: Any) -> BiasedDataset:
         """A copy with another training set (same validation/test sets), e.g. after SMOTE adds examples."""
         return replace(self, x=x, y=y, y_clean=y_clean, is_noisy=is_noisy, is_minority=is_minority,
                        info={**self.info, **info})

@@ -27,9 +27,9 @@ import time
 import urllib.error
 import urllib.request
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch

@@ -9,7 +9,7 @@ image content for tests and for users who build their own splits.
 from __future__ import annotations
 
 import hashlib
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch

@@ -40,8 +40,9 @@ import inspect
 import pkgutil
 import re
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 ID_PATTERN = re.compile(r"^[0-9]+\.[0-9]+$")
 
@@ -167,7 +168,8 @@ class SolutionBox:
                 f"</p></div></details>")
 
     def __repr__(self) -> str:
-        return f"Solution {self.exercise.id}: {self.exercise.title}\n{self.exercise.solution_md}\nAnswer: {_fmt(self.answer)}"
+        ex = self.exercise
+        return f"Solution {ex.id}: {ex.title}\n{ex.solution_md}\nAnswer: {_fmt(self.answer)}"
 
 
 def solution(exercise_id: str) -> SolutionBox:

@@ -38,7 +38,8 @@ def _(answer):
 
 
 @define("4.2", title="From the hypergradient to L2RW's score", wrong="minus", solution="""
-Replace $H^{-1}$ by $\\alpha I$ in $-\\partial L_\\text{val}/\\partial w_i = \\nabla L_\\text{val}^\\top H^{-1} \\nabla f_i$
+Replace $H^{-1}$ by $\\alpha I$ in
+$-\\partial L_\\text{val}/\\partial w_i = \\nabla L_\\text{val}^\\top H^{-1} \\nabla f_i$
 and you get $\\alpha \\langle \\nabla L_\\text{val}, \\nabla f_i \\rangle$, which is exactly L2RW's score (notebook 5).
 The code computes it at $\\theta^*(\\text{uniform})$ with $\\alpha = 1$: a vector of 40 scores, one per point;
 the check compares it with `l2rw_scores` (Algorithm 1 through the look-ahead step) on a model holding the same

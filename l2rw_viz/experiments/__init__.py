@@ -43,17 +43,49 @@ name is re-exported here.
 
 from __future__ import annotations
 
-from .registry import (ADABOOST, BOTH_METHODS, EXPERIMENTS, Experiment, FIG8_METHODS,
-                       IMBALANCE_METHODS, NOISE_METHODS, PAPER_RECIPE_EXPERIMENTS, PROPORTIONS,
-                       RECIPES, RECIPE_ON_ZERO_WEIGHTS, RECIPE_SEEDS, all_method_names,
-                       check_method_name, check_recipe, get_experiment, method_class,
-                       recipe_experiment, resolve_methods)
 from .build import make_dataset, method_for, parse_method_args, resolve_data_source
-from .store import (EXTRA_COLUMNS, KEY_COLUMNS, METHOD_REVISIONS, RESULTS_VERSION, ROW_COLUMNS,
-                    append_row, args_of, check_output_dir, check_recipe_of_table,
-                    check_results_path, finished_keys, finished_rows, history_filename,
-                    method_label, read_results, row_key, stale_rows, summarize)
+from .registry import (
+                       ADABOOST,
+                       BOTH_METHODS,
+                       EXPERIMENTS,
+                       FIG8_METHODS,
+                       IMBALANCE_METHODS,
+                       NOISE_METHODS,
+                       PAPER_RECIPE_EXPERIMENTS,
+                       PROPORTIONS,
+                       RECIPE_ON_ZERO_WEIGHTS,
+                       RECIPE_SEEDS,
+                       RECIPES,
+                       Experiment,
+                       all_method_names,
+                       check_method_name,
+                       check_recipe,
+                       get_experiment,
+                       method_class,
+                       recipe_experiment,
+                       resolve_methods,
+)
 from .run import run_one
+from .store import (
+                       EXTRA_COLUMNS,
+                       KEY_COLUMNS,
+                       METHOD_REVISIONS,
+                       RESULTS_VERSION,
+                       ROW_COLUMNS,
+                       append_row,
+                       args_of,
+                       check_output_dir,
+                       check_recipe_of_table,
+                       check_results_path,
+                       finished_keys,
+                       finished_rows,
+                       history_filename,
+                       method_label,
+                       read_results,
+                       row_key,
+                       stale_rows,
+                       summarize,
+)
 from .sweeps import RunSpec, plan_sweep, sweep
 
 __all__ = ["ADABOOST", "BOTH_METHODS", "EXPERIMENTS", "EXTRA_COLUMNS", "Experiment", "FIG8_METHODS",

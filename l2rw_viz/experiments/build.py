@@ -4,7 +4,8 @@ by the method itself, then the user's ``--method-arg`` settings)."""
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..checks import check_choice, check_seed
 from ..data import make_imbalanced, make_imbalanced_noisy, make_noisy

@@ -8,8 +8,9 @@ addresses are told by the method itself (:meth:`l2rw_viz.methods.Method.run_sett
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..adaboost import AdaBoostBaseline
 from ..checks import check_choice, check_in_range

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -19,8 +20,17 @@ from ..methods import RunPlan, canonical_args
 from ..models import make_model
 from .build import make_dataset, method_for, parse_method_args, resolve_data_source
 from .registry import ADABOOST, RECIPE_ON_ZERO_WEIGHTS, Experiment, check_method_name, recipe_experiment
-from .store import (EXTRA_COLUMNS, METHOD_REVISIONS, RESULTS_VERSION, ROW_COLUMNS, append_row, check_output_dir,
-                    check_recipe_of_table, check_results_path, history_filename)
+from .store import (
+    EXTRA_COLUMNS,
+    METHOD_REVISIONS,
+    RESULTS_VERSION,
+    ROW_COLUMNS,
+    append_row,
+    check_output_dir,
+    check_recipe_of_table,
+    check_results_path,
+    history_filename,
+)
 
 
 def _mean_weight(history, group: str) -> float:

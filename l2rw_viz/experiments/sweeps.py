@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,12 +22,28 @@ from ..sweep_worker import run_in_worker
 from ..train import TrainingDivergedError
 from . import run as _run
 from .build import parse_method_args, resolve_data_source
-from .registry import (RECIPE_ON_ZERO_WEIGHTS, RECIPE_SEEDS, Experiment, get_experiment, recipe_experiment,
-                       resolve_methods)
-from .store import (EXTRA_COLUMNS, ROW_COLUMNS, append_row, check_output_dir, check_recipe_of_table,
-                    check_results_path, finished_rows, read_results, row_key)
+from .registry import (
+    RECIPE_ON_ZERO_WEIGHTS,
+    RECIPE_SEEDS,
+    Experiment,
+    get_experiment,
+    recipe_experiment,
+    resolve_methods,
+)
+from .store import (
+    EXTRA_COLUMNS,
+    ROW_COLUMNS,
+    append_row,
+    check_output_dir,
+    check_recipe_of_table,
+    check_results_path,
+    finished_rows,
+    read_results,
+    row_key,
+)
 
-def _check_same_options(spec: "RunSpec", row: dict, exp: Experiment, out) -> None:
+
+def _check_same_options(spec: RunSpec, row: dict, exp: Experiment, out) -> None:
     """A finished row is only reused if it was run with the options asked for now (they are not in the key):
     otherwise a sweep with, say, another ``lr`` would silently return the old numbers."""
     o = spec.options

@@ -19,8 +19,19 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import (BIASES, METHODS, Method, MethodSetup, RunPlan, StepContext, StepOutput, canonical_args,
-                   epoch_sampler, get_method, register)
+from .base import (
+    BIASES,
+    METHODS,
+    Method,
+    MethodSetup,
+    RunPlan,
+    StepContext,
+    StepOutput,
+    canonical_args,
+    epoch_sampler,
+    get_method,
+    register,
+)
 
 for _mod in pkgutil.iter_modules(__path__):
     if _mod.name != "base":

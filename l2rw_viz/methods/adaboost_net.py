@@ -31,7 +31,7 @@ the opposite of what L2RW does.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch

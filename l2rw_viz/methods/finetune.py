@@ -10,7 +10,7 @@ clean, recorded in ``info["n_original"]``), and the sampler draws from the biase
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -48,7 +48,8 @@ class FineTune(Method):
         m = len(dataset.y_val)
         return dataset.with_training_set(
             torch.cat([dataset.x, dataset.x_val]), torch.cat([dataset.y, dataset.y_val]),
-            torch.cat([dataset.y_clean, dataset.y_val]), torch.cat([dataset.is_noisy, torch.zeros(m, dtype=torch.bool)]),
+            torch.cat([dataset.y_clean, dataset.y_val]),
+            torch.cat([dataset.is_noisy, torch.zeros(m, dtype=torch.bool)]),
             torch.cat([dataset.is_minority, minority_mask_for(dataset, dataset.y_val)]),
             n_original=dataset.n, finetune_switch_step=self.switch_step)
 

@@ -21,7 +21,7 @@ with weight 0 on the examples that were not kept (``weight * B`` of a kept examp
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch

@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.autograd.forward_ad as fwAD
@@ -52,8 +53,15 @@ from torch import nn
 from torch.func import functional_call, vjp
 
 from ..checks import check_choice, check_in_range, check_model
-from ..reweight import (WEIGHT_METHODS, jvp_scores, l2rw_scores, l2rw_weights, normalize_weights,
-                        validation_gradient, weighted_loss)
+from ..reweight import (
+    WEIGHT_METHODS,
+    jvp_scores,
+    l2rw_scores,
+    l2rw_weights,
+    normalize_weights,
+    validation_gradient,
+    weighted_loss,
+)
 from .base import Method, StepContext, StepOutput, register
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)

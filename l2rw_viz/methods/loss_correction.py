@@ -32,9 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from sklearn.metrics import cohen_kappa_score
+from torch import nn
 
 from ..checks import check_choice, check_in_range, check_int
 from ..data.dataset import BiasedDataset

@@ -223,7 +223,8 @@ class MentorNetDD(_Curriculum):
                 "pretrain_batch_size": plan.batch_size, "snapshot_every": max(1, plan.steps // 80)}
 
     def __init__(self, total_steps: int | None = None, percentile: float = 0.7, decay: float = 0.9,
-                 burn_in: float = 0.2, synthetic_rate: float = 0.4, pretrain_steps: int = 1000, pretrain_lr: float = 1e-3,
+                 burn_in: float = 0.2, synthetic_rate: float = 0.4, pretrain_steps: int = 1000,
+                 pretrain_lr: float = 1e-3,
                  pretrain_batch_size: int = 100, snapshot_every: int = 25, mentor_iters: int = 500,
                  mentor_lr: float = 1e-2):
         super().__init__(total_steps, percentile, decay)

@@ -25,8 +25,9 @@ the paper's Section 2, settled here by the clean validation set as in L2RW.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch

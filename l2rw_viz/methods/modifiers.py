@@ -18,7 +18,8 @@ one; the suffixes are part of the name everywhere (History meta, result rows and
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch

@@ -13,7 +13,7 @@ All three use only the observed labels ``y``. Duplicated/kept examples keep thei
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch

@@ -4,8 +4,20 @@ See :mod:`l2rw_viz.results.shipped` (loading) and :mod:`l2rw_viz.results.pack` (
 """
 
 from .course_data import ResultSet, experiment_results
-from .shipped import (ALIASES, SHIPPED, compare_with_shipped, describe_comparison, experiment_name, load_history,
-                      load_results, provenance, shipped_histories, shipped_names, stale_methods)
+from .shipped import (
+                      ALIASES,
+                      SHIPPED,
+                      compare_with_shipped,
+                      describe_comparison,
+                      experiment_name,
+                      load_history,
+                      load_results,
+                      provenance,
+                      shipped_histories,
+                      shipped_names,
+                      stale_methods,
+)
 
-__all__ = ["ALIASES", "ResultSet", "SHIPPED", "experiment_results", "compare_with_shipped", "describe_comparison", "experiment_name", "load_history",
-           "load_results", "provenance", "shipped_histories", "shipped_names", "stale_methods"]
+__all__ = ["ALIASES", "ResultSet", "SHIPPED", "experiment_results", "compare_with_shipped", "describe_comparison",
+           "experiment_name", "load_history", "load_results", "provenance", "shipped_histories", "shipped_names",
+           "stale_methods"]

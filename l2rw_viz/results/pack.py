@@ -22,13 +22,22 @@ import shlex
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from .shipped import (DATA_DIR, HISTORY_DIR, SHIPPED, experiment_name, history_path, load_results, provenance,
-                      setting_text, table_path)
+from .shipped import (
+    DATA_DIR,
+    HISTORY_DIR,
+    SHIPPED,
+    experiment_name,
+    history_path,
+    load_results,
+    provenance,
+    setting_text,
+    table_path,
+)
 
 SEEDS = (0, 1, 2)
 DATA_SOURCE = "subset"  # the offline 5,000-image subset: every user (and CI) has it
@@ -184,9 +193,7 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
 def make(name: str, jobs: int = 2, work_dir: str | os.PathLike = "results-work", device: str = "cpu",
          progress: bool = True) -> dict:
     """Run (or resume) the full sweep of ``name`` into ``work_dir`` and pack it into the package's data."""
-    from ..experiments import sweep
-
-    from ..experiments import append_row
+    from ..experiments import append_row, sweep
 
     exp = experiment_name(name)
     work = Path(work_dir)

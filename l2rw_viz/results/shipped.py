@@ -23,7 +23,7 @@ Example::
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from ..checks import check_choice
@@ -66,7 +66,7 @@ def shipped_names() -> list[str]:
     return [n for n in SHIPPED if table_path(n).exists()]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(path: Path, mtime: float):
     import pandas as pd
 

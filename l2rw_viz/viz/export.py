@@ -12,8 +12,9 @@ Command line (wired to ``l2rw-viz export``)::
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -21,8 +22,16 @@ from plotly.subplots import make_subplots
 
 from ..checks import check_choice, check_int
 from ..history import History
-from .style import (GROUP_COLORS, GROUP_LABELS, GROUPS, TEMPLATE, WEIGHT_COLORSCALE, example_colors, marker_sizes,
-                    point_style)
+from .style import (
+    GROUP_COLORS,
+    GROUP_LABELS,
+    GROUPS,
+    TEMPLATE,
+    WEIGHT_COLORSCALE,
+    example_colors,
+    marker_sizes,
+    point_style,
+)
 from .weights import auto_groups, example_weights_at, frame_indices, moving_average
 
 
@@ -92,7 +101,8 @@ def animation_figure(history: History, x: Any = None, groups: Sequence[str] | st
         fig.update_yaxes(scaleanchor="x", scaleratio=1, row=1, col=1)
     else:
         fig.update_xaxes(title_text="examples (flipped / minority first)", row=1, col=1)
-        fig.update_yaxes(title_text="weight x batch size", range=[0, max(3.0, float(np.percentile(weights, 99.5)) * 1.05)],
+        top = max(3.0, float(np.percentile(weights, 99.5)) * 1.05)
+        fig.update_yaxes(title_text="weight x batch size", range=[0, top],
                          row=1, col=1)
     fig.add_hline(y=1.0, line=dict(dash="dot", color="#444", width=1), row=1, col=2)
     play = dict(frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0), fromcurrent=True,

@@ -3,7 +3,8 @@ class (``History`` + images -> plotly Figure)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go

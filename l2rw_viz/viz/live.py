@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -126,7 +126,8 @@ class BackgroundTrainer:
     ``debounce_s`` waits that long before starting, so a burst of slider events trains only the last setting.
     """
 
-    def __init__(self, on_result: Callable[[object, int], None], on_error: Callable[[BaseException, int], None] | None = None,
+    def __init__(self, on_result: Callable[[object, int], None],
+                 on_error: Callable[[BaseException, int], None] | None = None,
                  debounce_s: float = 0.15):
         self.on_result = on_result
         self.on_error = on_error

@@ -17,8 +17,15 @@ from .results_figures import RESULT_COLUMNS, error_vs_proportion_figure, noise_a
 from .style import GROUP_COLORS, GROUP_LABELS, GROUPS, TEMPLATE, WEIGHT_COLORSCALE, marker_sizes
 from .toy_figures import add_toy_traces, toy_comparison_figure, toy_weights_figure
 from .weight_figures import weight_by_label_figure, weight_distribution_figure, weight_trajectory_figure
-from .weights import (auto_groups, example_weights_at, frame_indices, moving_average, step_windows, weight_quantiles,
-                      weight_ranking)
+from .weights import (
+                      auto_groups,
+                      example_weights_at,
+                      frame_indices,
+                      moving_average,
+                      step_windows,
+                      weight_quantiles,
+                      weight_ranking,
+)
 from .why_weight import explain_weight_figure, similarity_arrays, why_this_weight_figure
 
 warnings.warn("l2rw_viz.viz.plots is deprecated; import the figures from l2rw_viz.viz", DeprecationWarning,

@@ -14,7 +14,8 @@ RESULT_COLUMNS = ("experiment", "method", "setting_name", "setting_value", "seed
 
 
 def summarise_results(results: Any, metric: str = "test_error", setting_name: str | None = None):
-    """Mean, std and count of ``metric`` over seeds per (method, setting_value): a tidy pandas DataFrame.
+    """Mean, std and count of ``metric`` over seeds per (method, setting_value): a tidy pandas DataFrame
+    (:func:`l2rw_viz.experiments.summarize` on a figure's terms: a CSV path allowed, std 0 for one seed).
 
     ``results``: a DataFrame or a CSV path with the experiments' columns (experiment, method, setting_name,
     setting_value, seed, test_error, test_accuracy, ...). ``setting_name`` keeps only those rows.
@@ -29,8 +30,10 @@ def summarise_results(results: Any, metric: str = "test_error", setting_name: st
         df = df[df["setting_name"] == setting_name]
         if df.empty:
             raise ValueError(f"setting_name={setting_name!r} has no rows in results")
-    g = df.groupby(["method", "setting_value"], sort=True)[metric]
-    out = g.agg(["mean", "std", "count"]).reset_index()
+    # one summariser: the experiments' (a run counted once; a method's non-default settings get their own row)
+    from ..experiments import summarize
+
+    out = summarize(df, by=("method", "setting_value"), value=metric)
     out["std"] = out["std"].fillna(0.0)
     return out
 
@@ -54,7 +57,8 @@ def error_vs_proportion_figure(results: Any, percent: bool = True, title: str | 
                                  hovertemplate="proportion %{x}<br>error %{y:.1f}<br>seeds %{customdata}<extra>"
                                  + str(method) + "</extra>"))
     fig.update_layout(template=TEMPLATE, height=height, title=title or "Test error vs class imbalance (paper Fig. 8)",
-                      xaxis_title="proportion of the majority class", yaxis_title="test error" + (" (%)" if percent else ""),
+                      xaxis_title="proportion of the majority class",
+                      yaxis_title="test error" + (" (%)" if percent else ""),
                       margin=dict(l=60, r=20, t=60, b=50))
     fig.update_xaxes(type="category")
     return fig

@@ -78,7 +78,7 @@ class ExplorerState:
     def __post_init__(self) -> None:
         self.validate()
 
-    def validate(self) -> "ExplorerState":
+    def validate(self) -> ExplorerState:
         """Raise ``ValueError`` naming the first bad field (and its allowed range); returns ``self``."""
         from ..methods import available_methods
 
@@ -108,7 +108,7 @@ class ExplorerState:
         return (self.data, self.proportion, self.noise_rate, self.noise_mode, self.n_val, self.n_train, self.method,
                 self.baseline, self.lr, self.steps, self.batch_size, self.seed, self.device)
 
-    def replace(self, **changes: Any) -> "ExplorerState":
+    def replace(self, **changes: Any) -> ExplorerState:
         """A validated copy with ``changes`` applied."""
         return type(self)(**{**asdict(self), **changes})
 
@@ -117,7 +117,7 @@ class ExplorerState:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "ExplorerState":
+    def from_json(cls, text: str) -> ExplorerState:
         """Rebuild a state from :meth:`to_json` output; unknown keys are a ``ValueError`` (a typo must not vanish)."""
         raw = json.loads(text)
         if not isinstance(raw, dict):
@@ -135,6 +135,6 @@ class ExplorerState:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "ExplorerState":
+    def load(cls, path: str | Path) -> ExplorerState:
         """Read a state written by :meth:`save`."""
         return cls.from_json(Path(path).read_text())

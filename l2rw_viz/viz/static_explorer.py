@@ -27,10 +27,10 @@ import html
 import itertools
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -76,7 +76,8 @@ def grid_settings(grid: str | dict) -> list[dict]:
 
 def _key(setting: dict, step: int | str) -> str:
     """Frame name of a setting at a replay step, e.g. ``p=0.9|r=0.2|uniform|v=10|t=299``."""
-    return f"p={setting['proportion']:g}|r={setting['noise_rate']:g}|{setting['noise_mode']}|v={setting['n_val']}|t={step}"
+    return (f"p={setting['proportion']:g}|r={setting['noise_rate']:g}|{setting['noise_mode']}"
+            f"|v={setting['n_val']}|t={step}")
 
 
 def run_setting(setting: dict, methods: Sequence[str] = METHODS, base: ExplorerState = BASE_STATE) -> dict:
@@ -385,8 +386,9 @@ def write_explorer(path: str | Path, grid: str = "full", jobs: int = 1, progress
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``OUT.html [--grid small|full] [--jobs N]``: write a self-contained explorer page (plotly.js inlined)."""
-    parser = argparse.ArgumentParser(prog="python -m l2rw_viz.viz.static_explorer",
-                                     description="Precompute the toy explorer over a grid and write a kernel-free page.")
+    parser = argparse.ArgumentParser(
+        prog="python -m l2rw_viz.viz.static_explorer",
+        description="Precompute the toy explorer over a grid and write a kernel-free page.")
     parser.add_argument("out", help="the HTML file to write")
     parser.add_argument("--grid", choices=sorted(GRIDS), default="full")
     parser.add_argument("--jobs", type=int, default=1, help="processes for the precomputation")

@@ -6,7 +6,7 @@ plotly Figure). :func:`add_toy_traces` is the panel the widgets and figures shar
 from __future__ import annotations
 
 import warnings
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
@@ -89,7 +89,8 @@ def toy_weights_figure(history: History, x: np.ndarray, frame: int = -1, boundar
 
 
 def toy_comparison_figure(runs: Mapping[str, tuple[History, BoundaryGrid | None]], x: np.ndarray,
-                          mode: str = "mean", title: str | None = None, height: int = 430, width: int | None = None) -> go.Figure:
+                          mode: str = "mean", title: str | None = None, height: int = 430,
+                          width: int | None = None) -> go.Figure:
     """Several methods on the same toy data side by side: one panel per ``name -> (history, boundary)``, each
     with its final weights and decision boundary (e.g. L2RW beside plain training); ``x``: ``(n, 2)`` the inputs
     they share.
@@ -114,7 +115,8 @@ def toy_comparison_figure(runs: Mapping[str, tuple[History, BoundaryGrid | None]
     fig.update_xaxes(range=[x0, x1], showgrid=False, zeroline=False)
     fig.update_yaxes(range=[y0, y1], showgrid=False, zeroline=False, showticklabels=False)
     fig.update_yaxes(showticklabels=True, col=1)
-    fig.update_layout(template=TEMPLATE, height=height, width=width, title=title or "Same biased data, different methods",
+    fig.update_layout(template=TEMPLATE, height=height, width=width,
+                      title=title or "Same biased data, different methods",
                       margin=dict(l=40, r=20, t=80, b=40),
                       legend=dict(orientation="h", y=-0.05, yanchor="top", x=0.5, xanchor="center"))
     return fig

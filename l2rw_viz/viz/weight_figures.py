@@ -10,7 +10,7 @@ labels fall below 1 (the uniform weight ``weight * B``), examples of the minorit
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go

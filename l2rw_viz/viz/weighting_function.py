@@ -11,7 +11,8 @@ from a History whose ``meta["method_settings"]["weight_curve"]`` holds them.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go

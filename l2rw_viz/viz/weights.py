@@ -6,7 +6,7 @@ Weights are ``weight * B`` (``B`` the batch size), so 1.0 is what uniform traini
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -3,7 +3,8 @@ decides its L2RW weight (paper Eq. 12); from a batch's gradient similarities to 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -61,11 +62,13 @@ def why_this_weight_figure(similarity: Any, example: int, is_noisy: np.ndarray |
     for flag, g in ((False, "clean"), (True, "noisy")):
         m = noisy == flag
         if m.any():
+            hover = "example %{customdata}<br>|g|=%{x:.3g}<br>cos=%{y:.2f}<extra></extra>"
             fig.add_trace(go.Scatter(x=s["norm"][m], y=s["cosine"][m], mode="markers", name=GROUP_LABELS[g],
-                                     customdata=np.flatnonzero(m), marker=dict(color=GROUP_COLORS[g], size=8, opacity=0.7),
-                                     hovertemplate="example %{customdata}<br>|g|=%{x:.3g}<br>cos=%{y:.2f}<extra></extra>"),
+                                     customdata=np.flatnonzero(m), hovertemplate=hover,
+                                     marker=dict(color=GROUP_COLORS[g], size=8, opacity=0.7)),
                           row=1, col=1)
-    fig.add_trace(go.Scatter(x=[s["norm"][example]], y=[s["cosine"][example]], mode="markers", name=f"example {example}",
+    fig.add_trace(go.Scatter(x=[s["norm"][example]], y=[s["cosine"][example]], mode="markers",
+                             name=f"example {example}",
                              marker=dict(size=18, color="rgba(0,0,0,0)", line=dict(color="black", width=3))),
                   row=1, col=1)
     order = np.argsort(-s["dot"], kind="stable")

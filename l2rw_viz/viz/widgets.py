@@ -15,7 +15,8 @@ fourth figure on a page missed that deadline and never updated again (seen in Vo
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -215,7 +216,8 @@ class ToyFigure:
                        else np.ones(len(history.y), np.float32))
             if boundary is None:  # before the first snapshot: a flat 0.5 field keeps the trace layout fixed
                 x0, x1, y0, y1 = grid_bounds(x)
-                boundary = BoundaryGrid(np.linspace(x0, x1, 2), np.linspace(y0, y1, 2), np.full((2, 2), 0.5, np.float32))
+                boundary = BoundaryGrid(np.linspace(x0, x1, 2), np.linspace(y0, y1, 2),
+                                        np.full((2, 2), 0.5, np.float32))
             add_toy_traces(fig, history, x, weights, boundary, row=1, col=j + 1, showscale=j == 0, gl=False)
             x0, x1, y0, y1 = grid_bounds(x)
             fig.update_xaxes(range=[x0, x1], showgrid=False, zeroline=False, constrain="domain", row=1, col=j + 1)
@@ -370,7 +372,7 @@ class ToyExplorer(widgets.VBox):
             "smooth": widgets.IntSlider(value=s.smooth, **_bounds("smooth"), description="smoothing", style=style,
                                         continuous_update=False, layout=wide),
         }
-        for name, w in self.controls.items():
+        for w in self.controls.values():
             w.observe(self._on_control, names="value")
         self.status = widgets.HTML()
         self.state_box = widgets.Textarea(layout=widgets.Layout(width="330px", height="70px"),
@@ -380,7 +382,8 @@ class ToyExplorer(widgets.VBox):
         copy_btn.on_click(lambda _: setattr(self.state_box, "value", self.state.to_json()))
         apply_btn.on_click(lambda _: self._apply_box())
         self.view = ToyFigure(2, panel_size, with_curves=True)
-        controls_box = widgets.VBox(list(self.controls.values()) + [widgets.HBox([copy_btn, apply_btn]), self.state_box],
+        buttons = widgets.HBox([copy_btn, apply_btn])
+        controls_box = widgets.VBox([*self.controls.values(), buttons, self.state_box],
                                     layout=widgets.Layout(width="345px", min_width="345px"))
         self._draw_untrained()
         self.figure = self.view.figure
@@ -430,7 +433,7 @@ class ToyExplorer(widgets.VBox):
         return self.state.save(path)
 
     @classmethod
-    def load(cls, path, **kwargs: Any) -> "ToyExplorer":
+    def load(cls, path, **kwargs: Any) -> ToyExplorer:
         """An explorer restored from a saved state."""
         return cls(ExplorerState.load(path), **kwargs)
 
