@@ -13,6 +13,7 @@
   ``docs/explorer.png``.
 """
 
+from .comparison import beats_reference, comparison_frame, missing_cells, mwn_vs_l2rw_figure, table2_figure
 from .export import animation_figure, export_html
 from .live import BackgroundTrainer, ToyRun, toy_dataset, train_toy
 from .plots import (BoundaryGrid, auto_groups, boundary_grid, error_vs_proportion_figure, example_weights_at,
