@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from l2rw_viz.history import History
-from l2rw_viz.viz.comparison import (WEIGHT_BIN_NAMES, beats_reference, comparison_frame, method_group, method_label,
+from l2rw_viz.viz.comparison import (WEIGHT_BIN_NAMES, beats_reference, comparison_frame, describe_vs_reference,
+                                     method_group, method_label,
                                      missing_cells, mwn_vs_l2rw_figure, table2_figure, weight_bin_shares,
                                      weight_separation)
 
@@ -145,3 +146,33 @@ def test_mwn_curve_beside_l2rw_weights():
     assert l2rw_noisy.y[0] == 100                                   # every flipped entry ignored
     with pytest.raises(ValueError, match="weight_curve"):
         mwn_vs_l2rw_figure(weights_history(0.0, 2.0), weights_history(0.0, 2.0))
+
+
+def test_the_sentences_beside_the_table_come_from_it(table):
+    f = comparison_frame(table, methods=["plain", "plain+es", "meta_weight_net", "forward_correction", "l2rw"],
+                         settings=["uniform", "background", "pairflip"])
+    text = describe_vs_reference(f)
+    lines = text.splitlines()
+    assert lines[0].startswith("uniform: l2rw 80.0 ± 0.0 %, rank 3 of 4 (higher is better); a better mean")
+    assert lines[1] == "    meta_weight_net 96.0 (+16.0, beyond the seed spread)"
+    assert lines[2] == "    plain+es 81.7 (+1.7, within the seed spread)"
+    assert lines[3].startswith("background: l2rw 92.0 ± 2.0 %, rank 2 of 4")
+    assert "no runs at all at pairflip" in text and "no runs at all of forward_correction" in text
+    assert "    plain+es: background 2 seed(s)" in lines
+    alone = describe_vs_reference(comparison_frame(table, methods=["l2rw", "plain"]))
+    assert "no method has a better mean" in alone and "missing cells: none (every cell has 3 seeds)" in alone
+
+
+def test_a_result_set_says_which_histories_it_can_give(tmp_path, table):
+    from l2rw_viz.results import ResultSet, shipped_histories
+
+    shipped = ResultSet("mnist-noise", table, True, 2000, 2000, "")
+    method, setting, seed = shipped_histories("noise")[0]
+    assert shipped.has_history(method, setting, seed) and not shipped.has_history("no_such_method", setting, seed)
+    saved = tmp_path / "run.npz"
+    weights_history(0.0, 2.0).save(saved)
+    t = table.assign(history_path="")
+    t.loc[(t.method == "l2rw") & (t.setting_value == "uniform") & (t.seed == 0), "history_path"] = str(saved)
+    recomputed = ResultSet("mnist-noise", t, False, 200, 2000, "")
+    assert recomputed.has_history("l2rw", "uniform", 0) and not recomputed.has_history("l2rw", "background", 0)
+    assert recomputed.history("l2rw", "uniform", 0).equals(weights_history(0.0, 2.0))

@@ -9,7 +9,8 @@ mean ± std over seeds. Nothing here is hard-coded but the grouping and the name
 appear, and which cells are missing, come from the table.
 
 - :func:`comparison_frame` -> the numbers (a ``pandas.DataFrame``, one row per method, in Table 2 order);
-- :func:`beats_reference`, :func:`missing_cells` -> what the prose beside the table may say, computed;
+- :func:`beats_reference`, :func:`missing_cells`, :func:`describe_vs_reference` -> what the prose beside the table
+  may say, computed;
 - :func:`table2_figure` -> the table as a plotly figure (cells that beat L2RW shaded, the best per column bold);
 - :func:`weight_separation`, :func:`mwn_vs_l2rw_figure` -> Meta-Weight-Net's learned loss -> weight function beside
   L2RW's per-example weights (taught in notebook 7).
@@ -199,7 +200,7 @@ def beats_reference(frame, reference: str = "l2rw", higher_is_better: bool | Non
             continue
         for m, row in frame.iterrows():
             margin = sign * (row[s] - ref)
-            if m == reference or not margin > 0:
+            if m == reference or not margin > 1e-12:   # float noise of a mean is no win
                 continue
             spread = float(np.sqrt(np.nan_to_num(row[f"{s} std"]) ** 2 + np.nan_to_num(ref_std) ** 2))
             out.append({"setting": s, "method": m, "label": row["label"], "mean": float(row[s]),
@@ -222,6 +223,51 @@ def missing_cells(frame, seeds: int | None = None):
     out = [{"method": m, "setting": s, "n": int(frame.at[m, f"{s} n"])}
            for m in frame.index for s in settings if frame.at[m, f"{s} n"] < want]
     return pd.DataFrame(out, columns=["method", "setting", "n"])
+
+
+def describe_vs_reference(frame, reference: str = "l2rw", seeds: int | None = None, percent: bool = True,
+                          higher_is_better: bool | None = None) -> str:
+    """What a notebook may say beside the table, computed: per setting, ``reference``'s mean ± std and rank, the
+    methods with a better mean (margin, and whether it is beyond the seed spread, see :func:`beats_reference`),
+    and then the cells with fewer than ``seeds`` seeds (``None``: the fullest cell's count). Lines of text."""
+    better = _higher_is_better(frame, higher_is_better)
+    wins = beats_reference(frame, reference, better)
+    k, unit = (100.0, " %") if percent else (1.0, "")
+    lines = []
+    for s in frame_settings(frame):
+        mean, std = frame.at[reference, s], frame.at[reference, f"{s} std"]
+        if np.isnan(mean):
+            lines.append(f"{s}: no result for {reference}")
+            continue
+        w = wins[wins.setting == s]
+        n_ranked = int(frame[s].notna().sum())
+        rank = 1 + len(w)   # ties count in the reference's favour
+        head = (f"{s}: {reference} {k * mean:.1f} ± {k * np.nan_to_num(std):.1f}{unit}, rank {rank} of {n_ranked} "
+                f"({'higher' if better else 'lower'} is better)")
+        if not len(w):
+            lines.append(head + "; no method has a better mean")
+            continue
+        lines.append(head + f"; a better mean than {reference}:")
+        lines += [f"    {r.method} {k * r.mean:.1f} ({'+' if better else '-'}{k * r.margin:.1f}, "
+                  f"{'beyond' if r.beyond_spread else 'within'} the seed spread)" for r in w.itertuples()]
+    gaps = missing_cells(frame, seeds)
+    settings = frame_settings(frame)
+    full = int(frame[[f"{s} n" for s in settings]].to_numpy().max(initial=0)) if seeds is None else int(seeds)
+    if not len(gaps):
+        lines.append(f"missing cells: none (every cell has {full} seeds)")
+        return "\n".join(lines)
+    # a whole setting or a whole method without runs is said once; the other gaps cell by cell
+    empty_settings = [s for s in settings if (frame[f"{s} n"] == 0).all()]
+    empty_methods = [m for m in frame.index if all(frame.at[m, f"{s} n"] == 0 for s in settings)]
+    lines.append(f"missing or incomplete cells (a full cell has {full} seeds):")
+    if empty_settings:
+        lines.append(f"    no runs at all at {', '.join(empty_settings)}")
+    if empty_methods:
+        lines.append(f"    no runs at all of {', '.join(empty_methods)}")
+    rest = gaps[~gaps.setting.isin(empty_settings) & ~gaps.method.isin(empty_methods)]
+    for m, part in rest.groupby("method", sort=False):
+        lines.append(f"    {m}: " + ", ".join(f"{r.setting} {r.n} seed(s)" for r in part.itertuples()))
+    return "\n".join(lines)
 
 
 def _cell_text(mean: float, std: float, n: int, percent: bool, full: int) -> str:
@@ -372,5 +418,6 @@ def mwn_vs_l2rw_figure(mwn_history, l2rw_history, n_curves: int = 5, start: floa
 
 
 __all__ = ["METHOD_LABELS", "TABLE2_GROUPS", "WEIGHT_BIN_NAMES", "beats_reference", "comparison_frame",
+           "describe_vs_reference",
            "frame_settings", "method_group", "method_label", "missing_cells", "mwn_vs_l2rw_figure", "table2_figure",
            "weight_bin_shares", "weight_separation"]
