@@ -89,8 +89,8 @@ def test_table_figure_marks_wins_best_and_missing(table):
     assert uniform[idx["forward_correction"]] == "—"
     assert background[idx["meta_weight_net"]].startswith("<b>")        # best under background flips
     fill = list(cells.fill.color[4])
-    assert fill[idx["meta_weight_net"]] != "white" and fill[idx["plain"]] == "white"
-    assert fill[idx["l2rw"]] not in ("white", fill[idx["meta_weight_net"]])
+    assert fill[idx["meta_weight_net"]] == "#c8ecc8" and fill[idx["plain"]] in ("white", "#f4f4f4")
+    assert fill[idx["l2rw"]] not in ("white", "#f4f4f4", fill[idx["meta_weight_net"]])
     assert cells.values[0][idx["plain"]] and not cells.values[0][idx["plain+es"]] == "<b>Baselines</b>"
 
 

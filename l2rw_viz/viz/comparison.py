@@ -54,7 +54,7 @@ METHOD_LABELS = {
     "forward_correction": "Forward correction", "backward_correction": "Backward correction",
     "forward_correction_clean": "Forward correction, T from clean", "self_training": "Self-training",
     "mentornet_pd": "MentorNet PD (self-paced)", "mentornet_dd": "MentorNet DD (data-driven)",
-    "meta_weight_net": "Meta-Weight-Net", "l2rw": "L2RW (paper: Ours)",
+    "meta_weight_net": "Meta-Weight-Net", "l2rw": "Ours (L2RW)",
 }
 VALUES = ("test_accuracy", "test_error")
 # Weight bins of the per-example figure, in units of weight x B (1 = the uniform weight 1/B).
@@ -300,13 +300,15 @@ def table2_figure(frame, reference: str = "l2rw", higher_is_better: bool | None 
                          f"{list(frame.index)}")
     better = _higher_is_better(frame, higher_is_better)
     full = int(frame[[f"{s} n" for s in settings]].to_numpy().max(initial=0))
-    previous = None
-    groups = []
+    previous, shade = None, True
+    groups, base = [], []
     for g in frame["group"]:
+        shade = shade if g == previous else not shade   # groups alternate white / light grey, as a table's bands
         groups.append(f"<b>{g}</b>" if g != previous else "")
+        base.append("#f4f4f4" if shade else "white")
         previous = g
     columns = [groups, list(frame["label"]), list(frame.index)]
-    fills = [["white"] * len(frame)] * 3
+    fills = [base] * 3
     for s in settings:
         means = frame[s].to_numpy(dtype=float)
         finite = means[np.isfinite(means)]
@@ -317,7 +319,7 @@ def table2_figure(frame, reference: str = "l2rw", higher_is_better: bool | None 
             text = _cell_text(mean, frame.at[m, f"{s} std"], int(frame.at[m, f"{s} n"]), percent, full)
             texts.append(f"<b>{text}</b>" if mean == best else text)
             wins = np.isfinite(ref) and m != reference and ((mean > ref) if better else (mean < ref))
-            fill.append("#dbeafe" if m == reference else "#d9f2d9" if wins else "white")
+            fill.append("#dbeafe" if m == reference else "#c8ecc8" if wins else base[len(fill)])
         columns.append(texts)
         fills.append(fill)
     value = frame.attrs.get("value", "test_accuracy").replace("test_", "test ")
@@ -328,7 +330,8 @@ def table2_figure(frame, reference: str = "l2rw", higher_is_better: bool | None 
         header=dict(values=[f"<b>{h}</b>" for h in header], fill_color="#eeeeee", align="left"),
         cells=dict(values=columns, fill_color=fills, align=["left"] * 3 + ["right"] * len(settings), height=24)))
     n_rows = len(frame)
-    fig.update_layout(template=TEMPLATE, width=width, height=height or 120 + 25 * n_rows,
+    # a row with a (wrapped) group name is taller than the others: room for about 31 px a row
+    fig.update_layout(template=TEMPLATE, width=width, height=height or 150 + 31 * n_rows,
                       margin=dict(l=10, r=10, t=60, b=10),
                       title=title or f"{value} per method, mean ± std over seeds"
                                      + (f"; green: beats {method_label(reference)}" if reference else ""))
