@@ -176,3 +176,11 @@ def test_a_result_set_says_which_histories_it_can_give(tmp_path, table):
     recomputed = ResultSet("mnist-noise", t, False, 200, 2000, "")
     assert recomputed.has_history("l2rw", "uniform", 0) and not recomputed.has_history("l2rw", "background", 0)
     assert recomputed.history("l2rw", "uniform", 0).equals(weights_history(0.0, 2.0))
+
+
+def test_one_seed_is_never_beyond_the_spread(table):
+    one = table[table.seed == 0]
+    wins = beats_reference(comparison_frame(one))
+    assert len(wins) and not wins.beyond_spread.any() and (wins.seeds == 1).all()
+    text = describe_vs_reference(comparison_frame(one, methods=["l2rw", "meta_weight_net"]))
+    assert "one seed: no spread to judge it by" in text and "every cell has 1 seed)" in text

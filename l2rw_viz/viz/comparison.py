@@ -184,8 +184,9 @@ def beats_reference(frame, reference: str = "l2rw", higher_is_better: bool | Non
 
     Returns:
         ``pandas.DataFrame`` with columns ``setting, method, label, mean, reference_mean, margin`` (how much better,
-        in the value's units, > 0) and ``beyond_spread`` (True when the margin exceeds the two stds over seeds
-        combined, ``sqrt(std^2 + std_ref^2)``: seed noise alone is then an unlikely explanation). Settings where
+        in the value's units, > 0), ``seeds`` (the fewer seeds of the two cells) and ``beyond_spread`` (True when
+        both cells have at least 2 seeds and the margin exceeds the two stds over seeds combined,
+        ``sqrt(std^2 + std_ref^2)``: seed noise alone is then an unlikely explanation). Settings where
         ``reference`` has no result are left out; the rows are sorted by setting, then by margin.
     """
     import pandas as pd
@@ -203,9 +204,12 @@ def beats_reference(frame, reference: str = "l2rw", higher_is_better: bool | Non
             if m == reference or not margin > 1e-12:   # float noise of a mean is no win
                 continue
             spread = float(np.sqrt(np.nan_to_num(row[f"{s} std"]) ** 2 + np.nan_to_num(ref_std) ** 2))
+            seeds = min(int(row[f"{s} n"]), int(frame.at[reference, f"{s} n"]))
             out.append({"setting": s, "method": m, "label": row["label"], "mean": float(row[s]),
-                        "reference_mean": float(ref), "margin": float(margin), "beyond_spread": bool(margin > spread)})
-    result = pd.DataFrame(out, columns=["setting", "method", "label", "mean", "reference_mean", "margin",
+                        "reference_mean": float(ref), "margin": float(margin), "seeds": seeds,
+                        # one seed has no spread to compare with: never "beyond" it
+                        "beyond_spread": bool(seeds >= 2 and margin > spread)})
+    result = pd.DataFrame(out, columns=["setting", "method", "label", "mean", "reference_mean", "margin", "seeds",
                                         "beyond_spread"])
     order = {s: i for i, s in enumerate(frame_settings(frame))}
     return result.sort_values(["setting", "margin"], key=lambda c: c.map(order) if c.name == "setting" else -c,
@@ -249,12 +253,13 @@ def describe_vs_reference(frame, reference: str = "l2rw", seeds: int | None = No
             continue
         lines.append(head + f"; a better mean than {reference}:")
         lines += [f"    {r.method} {k * r.mean:.1f} ({'+' if better else '-'}{k * r.margin:.1f}, "
-                  f"{'beyond' if r.beyond_spread else 'within'} the seed spread)" for r in w.itertuples()]
+                  + ("one seed: no spread to judge it by)" if r.seeds < 2 else
+                     f"{'beyond' if r.beyond_spread else 'within'} the seed spread)") for r in w.itertuples()]
     gaps = missing_cells(frame, seeds)
     settings = frame_settings(frame)
     full = int(frame[[f"{s} n" for s in settings]].to_numpy().max(initial=0)) if seeds is None else int(seeds)
     if not len(gaps):
-        lines.append(f"missing cells: none (every cell has {full} seeds)")
+        lines.append(f"missing cells: none (every cell has {full} seed{'s' if full != 1 else ''})")
         return "\n".join(lines)
     # a whole setting or a whole method without runs is said once; the other gaps cell by cell
     empty_settings = [s for s in settings if (frame[f"{s} n"] == 0).all()]
