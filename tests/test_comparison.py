@@ -184,3 +184,11 @@ def test_one_seed_is_never_beyond_the_spread(table):
     assert len(wins) and not wins.beyond_spread.any() and (wins.seeds == 1).all()
     text = describe_vs_reference(comparison_frame(one, methods=["l2rw", "meta_weight_net"]))
     assert "one seed: no spread to judge it by" in text and "every cell has 1 seed)" in text
+
+
+def test_a_one_seed_cell_shows_no_spread(table):
+    f = comparison_frame(table[(table.seed == 0) | (table.method == "l2rw")], methods=["l2rw", "plain"])
+    cells = table2_figure(f).data[0].cells.values
+    assert list(cells[3]) == ["78.0 (n=1)", "<b>80.0 ± 0.0</b>"]      # plain, l2rw under uniform flips
+    one = describe_vs_reference(comparison_frame(table[table.seed == 0], methods=["l2rw"]))
+    assert one.startswith("uniform: l2rw 80.0 % (one seed), rank 1 of 1")

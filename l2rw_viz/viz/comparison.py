@@ -246,7 +246,9 @@ def describe_vs_reference(frame, reference: str = "l2rw", seeds: int | None = No
         w = wins[wins.setting == s]
         n_ranked = int(frame[s].notna().sum())
         rank = 1 + len(w)   # ties count in the reference's favour
-        head = (f"{s}: {reference} {k * mean:.1f} ± {k * np.nan_to_num(std):.1f}{unit}, rank {rank} of {n_ranked} "
+        value = (f"{k * mean:.1f} ± {k * std:.1f}{unit}" if frame.at[reference, f"{s} n"] >= 2
+                 else f"{k * mean:.1f}{unit} (one seed)")
+        head = (f"{s}: {reference} {value}, rank {rank} of {n_ranked} "
                 f"({'higher' if better else 'lower'} is better)")
         if not len(w):
             lines.append(head + "; no method has a better mean")
@@ -278,8 +280,9 @@ def describe_vs_reference(frame, reference: str = "l2rw", seeds: int | None = No
 def _cell_text(mean: float, std: float, n: int, percent: bool, full: int) -> str:
     if n == 0 or np.isnan(mean):
         return "—"
-    k = 100.0 if percent else 1.0
-    text = f"{k * mean:.1f} ± {k * np.nan_to_num(std):.1f}" if percent else f"{mean:.3f} ± {np.nan_to_num(std):.3f}"
+    k, digits = (100.0, 1) if percent else (1.0, 3)
+    # one seed has no std: no "± 0.0" that would read as a perfectly repeatable result
+    text = f"{k * mean:.{digits}f}" + (f" ± {k * np.nan_to_num(std):.{digits}f}" if n >= 2 else "")
     return text + ("" if n >= full else f" (n={n})")
 
 
