@@ -10,13 +10,21 @@ One call gives a notebook its table, its Histories and an honest label::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..settings import recompute_mode
-from .shipped import (compare_with_shipped, describe_comparison, experiment_name, load_history, load_results,
-                      setting_text)
+from .shipped import (
+    compare_with_shipped,
+    describe_comparison,
+    experiment_name,
+    history_path,
+    load_history,
+    load_results,
+    setting_text,
+)
 
 
 @dataclass
@@ -52,6 +60,14 @@ class ResultSet:
             raise ValueError(f"method={method!r}, setting={setting!r}, seed={seed!r}: no History saved by this "
                              "recomputation (pass history_dir)")
         return History.load(row.history_path.iloc[0])
+
+    def has_history(self, method: str, setting, seed: int = 0) -> bool:
+        """Whether :meth:`history` can give this run's History (shipped, or saved by the recomputation)."""
+        if self.shipped:
+            return history_path(self.name, method, setting, seed).is_file()
+        t = self.table
+        row = t[(t.method == method) & (t.setting_value.map(setting_text) == setting_text(setting)) & (t.seed == seed)]
+        return bool(len(row)) and isinstance(row.history_path.iloc[0], str) and Path(row.history_path.iloc[0]).is_file()
 
     def stamp(self, fig):
         """Stamp ``fig`` when it is drawn from a short recomputation (returns ``fig``)."""

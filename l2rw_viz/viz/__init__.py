@@ -30,6 +30,7 @@ The browser harness behind the browser tests and ``docs/explorer.png`` lives wit
 """
 
 from .boundary import BoundaryGrid, boundary_grid, grid_bounds
+from .comparison import beats_reference, comparison_frame, missing_cells, mwn_vs_l2rw_figure, table2_figure
 from .export import animation_figure, export_html
 from .gallery import gallery_figure
 from .live import BackgroundTrainer, ToyRun, toy_dataset, train_toy
@@ -46,7 +47,8 @@ from .widgets import MethodComparison, ToyExplorer, WeightAnimator
 
 __all__ = ["BackgroundTrainer", "BoundaryGrid", "ExplorerState", "MethodComparison", "STAGES", "StepThrough",
            "StepThroughProblem", "ToyExplorer", "ToyRun", "WeightAnimator", "add_toy_traces", "animation_figure",
-           "auto_groups", "boundary_grid", "empty_stepthrough_figure", "error_vs_proportion_figure",
+           "auto_groups", "beats_reference", "boundary_grid", "comparison_frame", "missing_cells",
+           "mwn_vs_l2rw_figure", "table2_figure", "empty_stepthrough_figure", "error_vs_proportion_figure",
            "example_weights_at", "explain_weight_figure", "explorer_figure", "export_html", "frame_indices",
            "gallery_figure", "grid_bounds", "moving_average", "noise_accuracy_figure", "stepthrough_figure",
            "summarise_results", "toy_comparison_figure", "toy_dataset", "toy_weights_figure", "train_toy",
