@@ -1,8 +1,8 @@
 """Meta-Weight-Net's learned weighting function: loss -> weight, drawn at several moments of training.
 
 L2RW gives every example its own weight, recomputed each step; Meta-Weight-Net (Shu et al., 2019) learns one
-function ``V(loss)`` shared by all examples. This figure draws that function as it was at several steps (a light
-line early, a dark line late), and can put per-example points on top — e.g. L2RW's weights of a batch against the
+function ``V(loss)`` shared by all examples. This figure draws that function as it was at several steps (a dark
+line early, a light line late), and can put per-example points on top — e.g. L2RW's weights of a batch against the
 same examples' losses — so the two answers to "which examples matter?" can be read side by side.
 
 Nothing here trains: the curves come from :meth:`l2rw_viz.methods.meta_weight_net.MetaWeightNet.weight_curve`, or
