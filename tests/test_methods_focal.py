@@ -70,7 +70,7 @@ def test_one_file_is_all_it_takes(tmp_path, capsys):
     assert sorted(zip(table["method"], table["method_args"])) == [("focal", '{"gamma":1.0}'), ("focal", "{}"),
                                                                    ("plain", "{}")]
     # the figures read any method of a results table
-    from l2rw_viz.viz.plots import error_vs_proportion_figure
+    from l2rw_viz.viz import error_vs_proportion_figure
 
     fig = error_vs_proportion_figure(table)
     assert {"focal", "plain"} <= {tr.name for tr in fig.data}
