@@ -172,6 +172,16 @@ class SolutionBox:
         return f"Solution {ex.id}: {ex.title}\n{ex.solution_md}\nAnswer: {_fmt(self.answer)}"
 
 
+SIGN_SPELLINGS = {"positive": ("positive", "+", "> 0"), "negative": ("negative", "-", "< 0")}
+
+
+def sign_answer(answer: Any) -> str | None:
+    """``"positive"`` / ``"negative"`` for an answer that names a sign in any spelling a student may use
+    (``SIGN_SPELLINGS``, case and spaces ignored), else None: the exercises that ask for a sign share it."""
+    text = str(answer).strip().lower()
+    return next((sign for sign, spellings in SIGN_SPELLINGS.items() if text in spellings), None)
+
+
 def solution(exercise_id: str) -> SolutionBox:
     """Compute, verify and return (to display) the solution of ``exercise_id``; folded until clicked.
 

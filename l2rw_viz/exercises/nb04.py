@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from . import define
+from . import define, sign_answer
 
 
 def notebook4_data():
@@ -29,7 +29,7 @@ def _answer_4_1():
 def _(answer):
     from ..bilevel import hypergradient_at
 
-    assert str(answer).strip().lower() in ("positive", "+", "> 0"), \
+    assert sign_answer(answer) == "positive", \
         "would more weight on a wrong label raise or lower the clean validation loss?"
     d = notebook4_data()
     w = torch.full((len(d.y),), 1.0 / len(d.y), dtype=torch.float64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import define
+from . import define, sign_answer
 
 
 @define("5.1", title="Three weights by hand", wrong=(0.75, -0.25, 0.5), solution="""
@@ -42,7 +42,7 @@ def _(answer):
     from ..reweight import l2rw_scores
     from ..viz.stepthrough import StepThroughProblem
 
-    assert str(answer).strip().lower() in ("negative", "-", "< 0"), \
+    assert sign_answer(answer) == "negative", \
         "does a step on a flipped label go downhill or uphill on the clean validation loss?"
     p = StepThroughProblem(seed=0)
     assert bool(p.is_flipped[7]), "example 7 of the seed-0 batch is no longer a flipped label"
