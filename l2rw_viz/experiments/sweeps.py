@@ -19,7 +19,6 @@ from ..checks import check_int, check_seed
 from ..device import resolve_device
 from ..methods import canonical_args
 from ..sweep_worker import run_in_worker
-from ..train import TrainingDivergedError
 from . import run as _run
 from .build import parse_method_args, resolve_data_source
 from .registry import (
@@ -81,16 +80,6 @@ class RunSpec:
         return row_key({"experiment": self.experiment, "method": self.method, "setting_value": self.setting,
                         "seed": self.seed, "steps": self.steps, "data_source": self.data_source,
                         "method_args": canonical_args(self.options.get("method_args"))})
-
-
-def _run_spec(spec: RunSpec, threads: int | None) -> dict:
-    """One run of a sweep in this process, without writing (the caller writes); ``{"diverged": message}`` when its
-    loss became NaN or infinite (the sweep goes on and reports it)."""
-    try:
-        return _run.run_one(spec.experiment, spec.method, spec.setting, spec.seed, spec.steps, spec.device,
-                            spec.data_source, threads=threads, **spec.options)
-    except TrainingDivergedError as error:
-        return {"diverged": str(error)}
 
 
 def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", settings: Iterable | None = None,
@@ -177,8 +166,8 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
 
     try:
         if jobs == 1 or len(specs) <= 1:
-            for spec in specs:
-                collect(_run_spec(spec, None), spec)
+            for spec in specs:   # in this process, through the workers' entry point (it reports a diverged run)
+                collect(run_in_worker(asdict(spec), None), spec)
         else:
             threads = max(1, (os.cpu_count() or 1) // jobs)
             parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
