@@ -236,6 +236,28 @@ def test_error_vs_proportion_has_mean_and_std_over_seeds(tmp_path):
     np.testing.assert_allclose(tr.error_y.array, 100 * part.std().values)
 
 
+def test_error_vs_proportion_highlights_l2rw_and_hides_what_is_not_shown():
+    """Many methods stay readable: each has its own colour, L2RW is drawn black and thick on top, and methods left
+    out of ``shown`` start hidden (legend only), which the legend title counts."""
+    import pandas as pd
+
+    base = _results()
+    extra = [base[base.method == "plain"].assign(method=f"m{i}") for i in range(12)]   # 14 methods in all
+    df = pd.concat([base, *extra])
+    fig = error_vs_proportion_figure(df, shown=["plain", "m3", "not-in-the-table"])
+    assert fig.data[-1].meta["method"] == "l2rw" and fig.data[-1].line.color == "black"
+    assert fig.data[-1].line.width > fig.data[0].line.width
+    colours = [t.line.color for t in fig.data]
+    assert len(set(colours)) == len(colours)            # no colour repeats (plotly's default cycle has 10)
+    visible = {t.meta["method"]: t.visible for t in fig.data}
+    assert visible["plain"] is True and visible["m3"] is True and visible["l2rw"] is True
+    assert visible["m0"] == "legendonly"
+    hidden = sum(v == "legendonly" for v in visible.values())
+    assert hidden == len(visible) - 3 and fig.layout.legend.title.text.startswith(f"{hidden} hidden")
+    everything = error_vs_proportion_figure(df)
+    assert all(t.visible is True for t in everything.data) and not everything.layout.legend.title.text
+
+
 def test_noise_accuracy_bars(tmp_path):
     df = _results()
     fig = noise_accuracy_figure(df, setting_name="noise_rate")

@@ -80,7 +80,7 @@ from .store import (
                        finished_keys,
                        finished_rows,
                        history_filename,
-                       method_label,
+                       method_variant,
                        read_results,
                        row_key,
                        stale_rows,
@@ -93,6 +93,6 @@ __all__ = ["ADABOOST", "BOTH_METHODS", "EXPERIMENTS", "EXTRA_COLUMNS", "Experime
            "PROPORTIONS", "RECIPES", "RECIPE_ON_ZERO_WEIGHTS", "RECIPE_SEEDS", "RESULTS_VERSION", "ROW_COLUMNS",
            "RunSpec", "all_method_names", "append_row", "args_of", "check_method_name", "check_output_dir",
            "check_recipe", "check_recipe_of_table", "check_results_path", "finished_keys", "finished_rows",
-           "get_experiment", "history_filename", "make_dataset", "method_class", "method_for", "method_label",
+           "get_experiment", "history_filename", "make_dataset", "method_class", "method_for", "method_variant",
            "parse_method_args", "plan_sweep", "read_results", "recipe_experiment", "resolve_data_source",
            "resolve_methods", "row_key", "run_one", "stale_rows", "summarize", "sweep"]

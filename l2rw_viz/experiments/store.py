@@ -5,7 +5,7 @@ method_args)``; ``method_args`` holds the settings given to the method (``--meth
 JSON, ``"{}"`` for none (the method's defaults). Rows written before the column existed (older tables, the shipped
 ones) mean ``"{}"``. Runs of one method with other settings are therefore kept apart: a sweep skips only rows with
 the same settings, and :func:`summarize` groups them separately (its ``method`` column then names the settings,
-see :func:`method_label`).
+see :func:`method_variant`).
 
 :func:`append_row` rewrites the whole table to a temporary file under a lock and moves it into place with
 ``os.replace``, so a crash never leaves half a row. Rows carry ``results_version`` and ``method_revision``: rows
@@ -75,9 +75,11 @@ def row_key(row: dict) -> tuple:
             int(row["steps"]), str(row["data_source"]), args_of(row))
 
 
-def method_label(row: dict) -> str:
-    """The method as tables name it: ``"l2rw"`` for the defaults, ``"l2rw {"weights_method":"autodiff"}"`` for a
-    run with other settings (so a summary never averages two variants of one method)."""
+def method_variant(row: dict) -> str:
+    """The method variant a row belongs to, as summaries group and name it (not the paper's display name, which is
+    :func:`l2rw_viz.viz.comparison.method_label`): ``"l2rw"`` for the defaults,
+    ``"l2rw {"weights_method":"autodiff"}"`` for a run with other settings (so a summary never averages two variants
+    of one method)."""
     args = args_of(row)
     return str(row["method"]) if args == "{}" else f"{row['method']} {args}"
 
@@ -396,9 +398,9 @@ def stale_rows(table) -> int:
 def summarize(table, by: Sequence[str] = ("experiment", "setting_value", "method"), value: str = "test_error"):
     """Mean, std and count of ``value`` over seeds, per ``by`` group (a ``pandas.DataFrame``). A run that appears
     twice (same key, e.g. two tables concatenated) is counted once: its last row. Runs of a method with settings
-    other than its defaults (``method_args``) form their own group, named by :func:`method_label`."""
+    other than its defaults (``method_args``) form their own group, named by :func:`method_variant`."""
     if len(table) and all(c in table.columns for c in KEY_COLUMNS[:-1]):
         table = table[~table.apply(lambda r: row_key(r), axis=1).duplicated(keep="last")]
     if len(table) and "method" in by and "method_args" in table.columns:
-        table = table.assign(method=[method_label(r) for r in table.to_dict("records")])
+        table = table.assign(method=[method_variant(r) for r in table.to_dict("records")])
     return (table.groupby(list(by))[value].agg(["mean", "std", "count"]).reset_index())

@@ -408,8 +408,9 @@ def mwn_vs_l2rw_figure(mwn_history, l2rw_history, n_curves: int = 5, start: floa
     from .weighting_function import weighting_function_figure
 
     fig = make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55], horizontal_spacing=0.1,
-                        subplot_titles=("Meta-Weight-Net: one function V(loss) for every example",
-                                        "per-example weights (x B), second half of training"))
+                        # two short lines each: one-line titles run into each other at notebook widths
+                        subplot_titles=("Meta-Weight-Net: one function<br>V(loss) for every example",
+                                        "per-example weights (x B),<br>second half of training"))
     for trace in weighting_function_figure(mwn_history, n_curves=n_curves).data:
         fig.add_trace(trace.update(legendgroup="curve"), row=1, col=1)
     for method, history, pattern in (("Meta-Weight-Net", mwn_history, "/"), ("L2RW", l2rw_history, "")):
@@ -427,7 +428,7 @@ def mwn_vs_l2rw_figure(mwn_history, l2rw_history, n_curves: int = 5, start: floa
     fig.update_yaxes(title_text="% of the group's batch entries", row=1, col=2)
     fig.update_layout(template=TEMPLATE, barmode="group", height=height, width=width,
                       title=title or "A learned weighting function vs weights recomputed for each example",
-                      margin=dict(l=60, r=20, t=80, b=50))
+                      margin=dict(l=60, r=20, t=110, b=50))
     return fig
 
 

@@ -3,9 +3,11 @@ paper's comparisons: test error versus class imbalance (Fig. 8) and test accurac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 from .style import TEMPLATE
 
@@ -39,9 +41,16 @@ def summarise_results(results: Any, metric: str = "test_error", setting_name: st
 
 
 def error_vs_proportion_figure(results: Any, percent: bool = True, title: str | None = None,
-                               height: int = 420) -> go.Figure:
+                               height: int = 420, highlight: Sequence[str] = ("l2rw",),
+                               shown: Sequence[str] | None = None) -> go.Figure:
     """The paper's Fig. 8: test error versus the majority proportion, one line per method, error bars = std over
-    seeds. Reads rows with ``setting_name == "proportion"`` (all rows if the column is absent)."""
+    seeds. Reads rows with ``setting_name == "proportion"`` (all rows if the column is absent).
+
+    Every method has its own colour (up to 24 methods; plotly's default cycle repeats after 10), and the methods in
+    ``highlight`` are drawn black and thick, on top. ``shown``: the methods drawn at first; the others start hidden
+    (a click on their legend entry shows them). ``None`` shows every method. Names in ``shown`` that are not in the
+    table are ignored (a smoke run may hold only a few methods).
+    """
     import pandas as pd
 
     df = pd.read_csv(results) if not isinstance(results, pd.DataFrame) else results
@@ -49,16 +58,28 @@ def error_vs_proportion_figure(results: Any, percent: bool = True, title: str | 
     s = summarise_results(df, "test_error", name)
     k = 100.0 if percent else 1.0
     fig = go.Figure()
-    for method, part in s.groupby("method", sort=True):
-        part = part.sort_values("setting_value")
+    methods = sorted(s["method"].unique(), key=lambda m: (m in highlight, str(m)))   # highlighted last: on top
+    # the methods drawn at first take the first (most distinct) colours; Dark24's near-black is left to highlight
+    palette = [c for c in qualitative.Dark24 if c.upper() != "#222A2A"]
+    first = [m for m in methods if m not in highlight and (shown is None or m in shown)]
+    order = first + [m for m in methods if m not in highlight and m not in first]
+    colour_of = {m: palette[i % len(palette)] for i, m in enumerate(order)}
+    for method in methods:
+        part = s[s["method"] == method].sort_values("setting_value")
+        bold = method in highlight
+        colour = "black" if bold else colour_of[method]
         fig.add_trace(go.Scatter(x=part["setting_value"], y=k * part["mean"], name=method, mode="lines+markers",
+                                 line=dict(color=colour, width=4 if bold else 2), marker=dict(size=9 if bold else 6),
+                                 visible=True if shown is None or method in shown or bold else "legendonly",
                                  error_y=dict(type="data", array=k * part["std"], visible=True),
                                  customdata=part["count"], meta={"method": method},
                                  hovertemplate="proportion %{x}<br>error %{y:.1f}<br>seeds %{customdata}<extra>"
                                  + str(method) + "</extra>"))
+    hidden = sum(t.visible == "legendonly" for t in fig.data)
     fig.update_layout(template=TEMPLATE, height=height, title=title or "Test error vs class imbalance (paper Fig. 8)",
                       xaxis_title="proportion of the majority class",
                       yaxis_title="test error" + (" (%)" if percent else ""),
+                      legend_title_text=f"{hidden} hidden: click to show" if hidden else None,
                       margin=dict(l=60, r=20, t=60, b=50))
     fig.update_xaxes(type="category")
     return fig
