@@ -74,6 +74,15 @@ def test_trajectory_plots_history_mean_weight_per_group(hist):
     np.testing.assert_allclose(smoothed.data[0].y, moving_average(hist.mean_weight("clean"), 5))
 
 
+def test_trajectory_uniform_label_sits_at_weight_one_on_either_axis(hist):
+    """An annotation's y on a log axis is log10 of the value (a line's is not): the label must say 0 there."""
+    for log_y, y in ((False, 1.0), (True, 0.0)):
+        fig = weight_trajectory_figure(hist, log_y=log_y)
+        label = next(a for a in fig.layout.annotations if a.text == "uniform")
+        assert label.y == y and fig.layout.shapes[0].y0 == 1.0
+        assert (fig.layout.yaxis.type == "log") is log_y
+
+
 def test_trajectory_band_is_the_groups_interquartile_range(hist):
     fig = weight_trajectory_figure(hist, groups="noisy")
     hi = next(tr for tr in fig.data if tr.meta.get("band") == "q75")

@@ -23,11 +23,13 @@ from .weights import check_groups, moving_average, step_windows, weight_quantile
 
 
 def weight_trajectory_figure(history: History, groups: Sequence[str] | str | None = "auto", smooth: int = 1,
-                             spread: bool = True, title: str | None = None, height: int = 380) -> go.Figure:
+                             spread: bool = True, title: str | None = None, height: int = 380,
+                             log_y: bool = False) -> go.Figure:
     """Mean learned weight (``* B``) per group over training, with its interquartile band.
 
     One line per group (``History.mean_weight``), smoothed by a centred moving window of ``smooth`` recorded
     steps; the dotted line at 1 is uniform training. Trace ``i`` (mean) carries ``meta={"group": g}``.
+    ``log_y``: a logarithmic weight axis (when one group weighs 100x another; weights of 0 are not drawn).
     """
     groups = check_groups(groups, history)
     steps = history.steps
@@ -45,8 +47,12 @@ def weight_trajectory_figure(history: History, groups: Sequence[str] | str | Non
         fig.add_trace(go.Scatter(x=steps, y=mean, mode="lines", name=GROUP_LABELS[g], line=dict(color=color, width=2.5),
                                  meta={"group": g}, hovertemplate="step %{x}<br>mean weight x B %{y:.2f}<extra>"
                                  + GROUP_LABELS[g] + "</extra>"))
-    fig.add_hline(y=1.0, line=dict(dash="dot", color="#444", width=1),
-                  annotation_text="uniform", annotation_position="top left")
+    fig.add_hline(y=1.0, line=dict(dash="dot", color="#444", width=1))
+    # on a log axis an annotation's y is log10 of the value (a shape's is not): 0 puts the label at weight 1
+    fig.add_annotation(x=0, xref="paper", y=0.0 if log_y else 1.0, yref="y", text="uniform", showarrow=False,
+                       xanchor="left", yanchor="bottom")
+    if log_y:
+        fig.update_yaxes(type="log")
     method = history.meta.get("method", "")
     fig.update_layout(template=TEMPLATE, height=height, title=title or f"Learned weight per group ({method})",
                       xaxis_title="training step", yaxis_title="weight x batch size",
