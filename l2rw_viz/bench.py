@@ -185,6 +185,32 @@ def measure_runs(model_name: str, batch_size: int, val_size: int, *, steps: int 
     return rows
 
 
+def check_cost(model_name: str, batch_size: int, val_size: int, *, seed: int = 0, clock: str = "cpu",
+               device: str | torch.device = "cpu") -> dict:
+    """Time the one-time check of the layer-wise path (run before a model's first fused L2RW step, and again when
+    its modes change) on two fresh models: ``first_ms`` (the first in this process: it also pays torch.func's
+    warm-up) and ``again_ms`` (a later model). Returns both, in milliseconds."""
+    dev = resolve_device(device)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch_size, 1, 28, 28, generator=g).to(dev)
+    y = torch.randint(0, 2, (batch_size,), generator=g).to(dev)
+    x_val = torch.randn(val_size, 1, 28, 28, generator=g).to(dev)
+    y_val = (torch.arange(val_size) % 2).to(dev)
+    now = time.process_time if clock == "cpu" and dev.type == "cpu" else time.perf_counter
+    out = []
+    for k in range(2):
+        model = _make_model(model_name, seed + k).to(dev)
+        method = L2RW("jvp", fused=True)
+        ctx = StepContext(model=model, x=x, y=y, idx=np.arange(batch_size), x_val=x_val, y_val=y_val, step=0,
+                          lr=1e-3, dataset=None, generator=g, per_example_loss=method.per_example_loss)
+        _sync(dev)
+        start = now()
+        method._uses_layerwise(ctx)
+        _sync(dev)
+        out.append(1e3 * (now() - start))
+    return {"first_ms": out[0], "again_ms": out[1]}
+
+
 def format_table(rows: list[dict]) -> str:
     """A plain-text table of :func:`measure` rows (joined with :func:`measure_runs` rows where given)."""
     lines = [(f"{'model':<6} {'batch':>5} {'val':>4}  {'variant':<11} {'step ms':>8}  {'x plain':>7}  "
@@ -249,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, device {device}, {threads} CPU thread(s), {clock} clock, {rounds} step rounds "
           f"after {warmup} warm-up, runs of {run_steps} steps x {run_reps}; ratio = median over rounds (runs) of "
           "(variant / plain in the same round)")
+    # first, so that its first model really is the first of the process
+    checks = {m: check_cost(m, batch, min(vals), seed=args.seed, clock=clock, device=device) for m in args.models}
     rows = []
     for model_name in args.models:
         for val in vals:
@@ -260,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
                 step_rows = [{**a, **b} for a, b in zip(step_rows, run_rows)]
             rows += step_rows
     print(format_markdown(rows) if args.markdown else format_table(rows))
+    for m, c in checks.items():
+        plain = next(r["median_ms"] for r in rows if r["model"] == m and r["variant"] == "plain")
+        print(f"{m}: the layer-wise path's one-time check (before a model's first fused step, val {min(vals)}) "
+              f"{c['again_ms']:.0f} ms = {c['again_ms'] / plain:.1f} plain steps; the first in a process "
+              f"{c['first_ms']:.0f} ms (with torch.func's warm-up)")
     return 0
 
 

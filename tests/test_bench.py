@@ -34,6 +34,22 @@ def test_bench_prints_step_and_run_ratios_and_memory(capsys):
     cells = lines[1].split("|")
     assert float(cells[5]) > 0 and float(cells[7]) > 0 and float(cells[8]) > 0 and cells[9].strip().endswith("x")
     assert lines[0].split("|")[9].strip() == "1.00x"   # plain against itself
+    check = next(line for line in out.splitlines() if "one-time check" in line)
+    assert check.startswith("mlp:") and "plain steps" in check
+
+
+def test_check_cost_times_the_layerwise_check_of_fresh_models(monkeypatch):
+    calls = []
+    original = bench.L2RW._uses_layerwise
+
+    def counted(self, ctx):
+        calls.append(ctx.model)
+        return original(self, ctx)
+
+    monkeypatch.setattr(bench.L2RW, "_uses_layerwise", counted)
+    cost = bench.check_cost("mlp", 20, 4)
+    assert len(calls) == 2 and calls[0] is not calls[1]   # two models, each checked once
+    assert cost["first_ms"] > 0 and cost["again_ms"] > 0
 
 
 def test_bench_names_a_bad_argument(capsys):

@@ -5,6 +5,7 @@ provenance into ``l2rw_viz/results/data`` (see :mod:`l2rw_viz.results.shipped`).
     l2rw-viz results show fig8                   the table (mean +- std over seeds) and its provenance
     l2rw-viz results make fig8 --jobs 2          sweep (resumable, in --work-dir) + pack: refreshes the shipped table
     l2rw-viz results pack fig8 --from CSV --histories DIR [--command "..."]   pack a finished sweep
+    l2rw-viz results compare-recipes PAPER.csv   a --recipe paper table against the shipped Fig. 8 one
 
 ``make`` is the one command that refreshes a stale table: its sweep skips rows already in the work CSV that are
 current, so after a change to one method only that method's runs are repeated.
@@ -280,8 +281,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--wall-time", type=float, default=None)
     p.add_argument("--git-commit", default=None)
     p.add_argument("--allow-missing", action="store_true")
+    p = sub.add_parser("compare-recipes", help="a --recipe paper results table against the shipped Fig. 8 table "
+                                               "(paired seeds)")
+    p.add_argument("csv", help="the results CSV of 'l2rw-viz sweep mnist-imbalance --recipe paper ...'")
+    p.add_argument("--markdown", action="store_true", help="the table as markdown")
     args = parser.parse_args(argv)
     try:
+        if args.command == "compare-recipes":
+            from .recipes import format_recipe_comparison, recipe_comparison
+
+            print(format_recipe_comparison(recipe_comparison(args.csv), markdown=args.markdown))
+            return 0
         if args.command == "list":
             for name in SHIPPED:
                 if name not in shipped_names():

@@ -1,0 +1,104 @@
+"""The two recipes side by side: a ``--recipe paper`` results table against the shipped (``ours``) one.
+
+    l2rw-viz results compare-recipes PAPER.csv [--markdown]
+
+Only paired runs are compared: the same method, setting and seed in both tables (the shipped tables hold seeds 0, 1
+and 2; a paper sweep defaults to seeds 0-9). The run time columns are each table's own measurement (its machine and
+its load), so they compare the recipes' cost only roughly.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .shipped import experiment_name, load_results, setting_text
+
+_COLUMNS = ("method", "setting_value", "seed", "test_error", "recipe", "experiment")
+
+
+def _paper_table(paper: Any, experiment: str):
+    import pandas as pd
+
+    table = pd.read_csv(paper) if isinstance(paper, (str, os.PathLike)) else paper
+    missing = [c for c in _COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"paper lacks columns {missing}; allowed: a results table of 'l2rw-viz sweep'")
+    recipes = sorted(table["recipe"].astype(str).unique())
+    if recipes != ["paper"]:
+        raise ValueError(f"paper holds recipe(s) {recipes}; allowed: only rows of --recipe paper")
+    others = sorted(set(table["experiment"]) - {experiment})
+    if others:
+        raise ValueError(f"paper holds experiment(s) {others}; allowed: only {experiment}")
+    return table
+
+
+def recipe_comparison(paper: Any, name: str = "fig8", value: str = "test_error"):
+    """One row per (method, setting) of ``paper``, compared over the seeds both tables ran.
+
+    Args:
+        paper: a results table (CSV path or DataFrame) of ``l2rw-viz sweep ... --recipe paper``.
+        name: the shipped table to compare with (``"fig8"`` = ``mnist-imbalance``, the one experiment the paper
+            recipe exists for).
+        value: the column compared (a fraction, e.g. ``test_error``).
+    Returns:
+        A ``pandas.DataFrame`` with ``method``, ``setting`` (text), ``seeds`` (the paired seeds), ``paper_mean``,
+        ``paper_std``, ``ours_mean``, ``ours_std`` (sample std over those seeds; NaN for one seed), ``paper_values``
+        and ``ours_values`` (per seed, in seed order), ``paper_zero_steps`` and ``ours_zero_steps`` (mean fraction
+        of steps whose weights were all zero), ``paper_run_s`` and ``ours_run_s`` (mean wall time of a run, s).
+        Sorted by setting, then method. (method, setting) pairs with no seed in common are left out.
+    """
+    import pandas as pd
+
+    exp = experiment_name(name)
+    table = _paper_table(paper, exp)
+    ours = load_results(exp)
+    rows = []
+    for (method, setting), part in table.groupby(["method", table["setting_value"].map(setting_text)]):
+        mine = ours[(ours["method"] == method) & (ours["setting_value"].map(setting_text) == setting)]
+        seeds = sorted(set(part["seed"].astype(int)) & set(mine["seed"].astype(int)))
+        if not seeds:
+            continue
+        a = part.drop_duplicates("seed", keep="last").set_index("seed").loc[seeds]
+        b = mine.drop_duplicates("seed", keep="last").set_index("seed").loc[seeds]
+
+        def zero(frame):
+            return float(frame["zero_weight_fraction"].mean()) if "zero_weight_fraction" in frame else float("nan")
+
+        rows.append({"method": method, "setting": setting, "seeds": seeds,
+                     "paper_mean": float(a[value].mean()), "paper_std": float(a[value].std()),
+                     "ours_mean": float(b[value].mean()), "ours_std": float(b[value].std()),
+                     "paper_values": [float(v) for v in a[value]], "ours_values": [float(v) for v in b[value]],
+                     "paper_zero_steps": zero(a), "ours_zero_steps": zero(b),
+                     "paper_run_s": float(a["wall_time_s"].mean()) if "wall_time_s" in a else float("nan"),
+                     "ours_run_s": float(b["wall_time_s"].mean()) if "wall_time_s" in b else float("nan")})
+    if not rows:
+        raise ValueError(f"paper has no run whose method, setting and seed the shipped {exp} table also has")
+    return pd.DataFrame(rows).sort_values(["setting", "method"], key=lambda c: c.map(str)).reset_index(drop=True)
+
+
+def format_recipe_comparison(frame, markdown: bool = False) -> str:
+    """:func:`recipe_comparison` as a table, in %: mean ± std over the paired seeds, then each seed's value."""
+
+    def cell(mean, std):   # one seed has no spread to show
+        return f"{100 * mean:.1f}" if np.isnan(std) else f"{100 * mean:.1f} ± {100 * std:.1f}"
+
+    def each(values):
+        return " / ".join(f"{100 * v:.1f}" for v in values)
+
+    def zero(v):
+        return "-" if np.isnan(v) else f"{100 * v:.0f}"
+
+    head = ["p", "method", "seeds", "paper recipe", "ours", "paper, per seed", "ours, per seed",
+            "all-zero steps % (paper / ours)", "run s (paper / ours)"]
+    body = [[r.setting, r.method, " ".join(map(str, r.seeds)), cell(r.paper_mean, r.paper_std),
+             cell(r.ours_mean, r.ours_std), each(r.paper_values), each(r.ours_values),
+             f"{zero(r.paper_zero_steps)} / {zero(r.ours_zero_steps)}", f"{r.paper_run_s:.0f} / {r.ours_run_s:.0f}"]
+            for r in frame.itertuples()]
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip() for row in [head, *body])
