@@ -94,6 +94,16 @@ def step_peak_mib(method: Method, opt: torch.optim.Optimizer, ctx: StepContext) 
     return peak / 2**20
 
 
+def _random_batch(batch_size: int, val_size: int, seed: int, dev: torch.device):
+    """``(x, y, x_val, y_val, generator)``: random MNIST-shaped images ``(n, 1, 28, 28)`` with two classes on
+    ``dev`` (timings do not depend on the pixel values), and the CPU generator that drew them."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch_size, 1, 28, 28, generator=g).to(dev)
+    y = torch.randint(0, 2, (batch_size,), generator=g).to(dev)
+    x_val = torch.randn(val_size, 1, 28, 28, generator=g).to(dev)
+    return x, y, x_val, (torch.arange(val_size) % 2).to(dev), g
+
+
 def measure(model_name: str, batch_size: int, val_size: int, *, rounds: int = 30, warmup: int = 5,
             variants: tuple[str, ...] = VARIANTS, seed: int = 0, clock: str = "cpu",
             device: str | torch.device = "cpu", memory: bool = True) -> list[dict]:
@@ -108,11 +118,7 @@ def measure(model_name: str, batch_size: int, val_size: int, *, rounds: int = 30
     ``peak_mib`` (:func:`step_peak_mib` of one step after the rounds; NaN with ``memory=False``).
     """
     dev = resolve_device(device)
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch_size, 1, 28, 28, generator=g).to(dev)
-    y = torch.randint(0, 2, (batch_size,), generator=g).to(dev)
-    x_val = torch.randn(val_size, 1, 28, 28, generator=g).to(dev)
-    y_val = (torch.arange(val_size) % 2).to(dev)
+    x, y, x_val, y_val, g = _random_batch(batch_size, val_size, seed, dev)
     runs = {}
     for v in variants:
         model = _make_model(model_name, seed).to(dev)   # the same initial weights for every variant
@@ -191,11 +197,7 @@ def check_cost(model_name: str, batch_size: int, val_size: int, *, seed: int = 0
     its modes change) on two fresh models: ``first_ms`` (the first in this process: it also pays torch.func's
     warm-up) and ``again_ms`` (a later model). Returns both, in milliseconds."""
     dev = resolve_device(device)
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch_size, 1, 28, 28, generator=g).to(dev)
-    y = torch.randint(0, 2, (batch_size,), generator=g).to(dev)
-    x_val = torch.randn(val_size, 1, 28, 28, generator=g).to(dev)
-    y_val = (torch.arange(val_size) % 2).to(dev)
+    x, y, x_val, y_val, g = _random_batch(batch_size, val_size, seed, dev)
     now = time.process_time if clock == "cpu" and dev.type == "cpu" else time.perf_counter
     out = []
     for k in range(2):
