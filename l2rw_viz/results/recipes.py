@@ -55,6 +55,11 @@ def recipe_comparison(paper: Any, name: str = "fig8", value: str = "test_error")
     exp = experiment_name(name)
     table = _paper_table(paper, exp)
     ours = load_results(exp)
+    if "data_source" in table.columns:   # the shipped runs used the offline subset: compare like with like
+        sources, shipped = sorted(set(table["data_source"].astype(str))), sorted(set(ours["data_source"].astype(str)))
+        if sources != shipped:
+            raise ValueError(f"paper was run on data_source {sources}; allowed: {shipped}, the shipped table's "
+                             "(a full-MNIST table compares with a full-MNIST 'ours' sweep, not with the shipped one)")
     rows = []
     for (method, setting), part in table.groupby(["method", table["setting_value"].map(setting_text)]):
         mine = ours[(ours["method"] == method) & (ours["setting_value"].map(setting_text) == setting)]

@@ -1,0 +1,72 @@
+"""The two recipes side by side (``l2rw-viz results compare-recipes``), and the measured comparison that
+docs/departures.md shows: its table is the command's output on the CSV committed beside it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from l2rw_viz.cli import main as cli_main
+from l2rw_viz.results import load_results
+from l2rw_viz.results.recipes import format_recipe_comparison, recipe_comparison
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "departures.md"
+MEASURED = ROOT / "docs" / "data" / "paper_recipe_fig8.csv"
+
+
+def _paper_rows(methods=("plain", "l2rw"), setting=0.98, seeds=(0, 1), shift=0.01):
+    """Shipped rows relabelled as a paper-recipe sweep, each error moved by ``shift``."""
+    ours = load_results("fig8", methods=list(methods), settings=[setting], seeds=list(seeds))
+    return ours.assign(recipe="paper", test_error=ours.test_error + shift, wall_time_s=ours.wall_time_s * 15)
+
+
+def test_comparison_pairs_seeds_and_summarises_both_recipes():
+    paper = pd.concat([_paper_rows(), _paper_rows(methods=("l2rw",), setting=0.995, seeds=(7,))])  # seed 7: unpaired
+    frame = recipe_comparison(paper)
+    assert list(zip(frame.method, frame.setting)) == [("l2rw", "0.98"), ("plain", "0.98")]
+    ours = load_results("fig8", methods=["l2rw"], settings=[0.98], seeds=[0, 1]).sort_values("seed")
+    row = frame[frame.method == "l2rw"].iloc[0]
+    assert row.seeds == [0, 1]
+    np.testing.assert_allclose(row.ours_values, ours.test_error)
+    np.testing.assert_allclose(row.paper_values, ours.test_error + 0.01)
+    assert row.paper_mean == pytest.approx(ours.test_error.mean() + 0.01)
+    assert row.ours_std == pytest.approx(ours.test_error.std())
+    assert row.paper_run_s == pytest.approx(15 * row.ours_run_s)
+    text = format_recipe_comparison(frame, markdown=True)
+    assert text.count("\n") == 3 and f"| 0.98 | l2rw | 0 1 | {100 * row.paper_mean:.1f} ± " in text
+
+
+def test_comparison_refuses_what_it_cannot_pair():
+    with pytest.raises(ValueError, match="recipe"):
+        recipe_comparison(_paper_rows().assign(recipe="ours"))
+    with pytest.raises(ValueError, match="experiment"):
+        recipe_comparison(_paper_rows().assign(experiment="mnist-noise"))
+    with pytest.raises(ValueError, match="no run"):
+        recipe_comparison(_paper_rows().assign(seed=99))
+    with pytest.raises(ValueError, match="data_source"):
+        recipe_comparison(_paper_rows().assign(data_source="full"))
+    with pytest.raises(ValueError, match="columns"):
+        recipe_comparison(_paper_rows().drop(columns=["seed"]))
+
+
+def test_compare_recipes_command(tmp_path, capsys):
+    path = tmp_path / "paper.csv"
+    _paper_rows().to_csv(path, index=False)
+    assert cli_main(["results", "compare-recipes", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:3] == ["p", "method", "seeds"] and "l2rw" in out
+
+
+def test_departures_shows_the_measured_comparison_of_its_csv():
+    """The table under the paper-recipe heading is the command's output on the committed CSV, unedited."""
+    measured = pd.read_csv(MEASURED)
+    assert set(measured.recipe) == {"paper"} and set(measured.steps) == {8000}
+    expected = format_recipe_comparison(recipe_comparison(MEASURED), markdown=True)
+    text = DOC.read_text()
+    assert expected in text
+    assert re.search(r"l2rw-viz results compare-recipes docs/data/paper_recipe_fig8\.csv --markdown", text)
