@@ -104,6 +104,17 @@ def _random_batch(batch_size: int, val_size: int, seed: int, dev: torch.device):
     return x, y, x_val, (torch.arange(val_size) % 2).to(dev), g
 
 
+def _clock(clock: str, dev: torch.device):
+    """The timer: process CPU time for ``clock="cpu"`` on the CPU, else wall-clock time (always on CUDA)."""
+    return time.process_time if clock == "cpu" and dev.type == "cpu" else time.perf_counter
+
+
+def _step_context(model, method: Method, x, y, x_val, y_val, g: torch.Generator) -> StepContext:
+    """A trainer step's context for ``method`` on the benchmark batch (step 0, lr 1e-3, no dataset)."""
+    return StepContext(model=model, x=x, y=y, idx=np.arange(len(x)), x_val=x_val, y_val=y_val, step=0, lr=1e-3,
+                       dataset=None, generator=g, per_example_loss=method.per_example_loss)
+
+
 def measure(model_name: str, batch_size: int, val_size: int, *, rounds: int = 30, warmup: int = 5,
             variants: tuple[str, ...] = VARIANTS, seed: int = 0, clock: str = "cpu",
             device: str | torch.device = "cpu", memory: bool = True) -> list[dict]:
@@ -125,10 +136,9 @@ def measure(model_name: str, batch_size: int, val_size: int, *, rounds: int = 30
         model.train()
         method = _method(v)
         opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-        ctx = StepContext(model=model, x=x, y=y, idx=np.arange(batch_size), x_val=x_val, y_val=y_val, step=0,
-                          lr=1e-3, dataset=None, generator=g, per_example_loss=method.per_example_loss)
+        ctx = _step_context(model, method, x, y, x_val, y_val, g)
         runs[v] = (method, opt, ctx)
-    now = time.process_time if clock == "cpu" and dev.type == "cpu" else time.perf_counter
+    now = _clock(clock, dev)
     times: dict[str, list[float]] = {v: [] for v in variants}
     for r in range(warmup + rounds):
         order = list(variants[r % len(variants):]) + list(variants[:r % len(variants)])   # rotate: no order bias
@@ -169,7 +179,7 @@ def measure_runs(model_name: str, batch_size: int, val_size: int, *, steps: int 
     dev = resolve_device(device)
     pool = load_mnist("subset", progress=False) if pool is None else pool
     data = make_imbalanced("mnist", proportion=0.98, n_val=val_size, seed=seed, pool=pool)
-    now = time.process_time if clock == "cpu" and dev.type == "cpu" else time.perf_counter
+    now = _clock(clock, dev)
     times: dict[str, list[float]] = {v: [] for v in variants}
     for r in range(reps):
         order = list(variants[r % len(variants):]) + list(variants[:r % len(variants)])
@@ -198,13 +208,12 @@ def check_cost(model_name: str, batch_size: int, val_size: int, *, seed: int = 0
     warm-up) and ``again_ms`` (a later model). Returns both, in milliseconds."""
     dev = resolve_device(device)
     x, y, x_val, y_val, g = _random_batch(batch_size, val_size, seed, dev)
-    now = time.process_time if clock == "cpu" and dev.type == "cpu" else time.perf_counter
+    now = _clock(clock, dev)
     out = []
     for k in range(2):
         model = _make_model(model_name, seed + k).to(dev)
         method = L2RW("jvp", fused=True)
-        ctx = StepContext(model=model, x=x, y=y, idx=np.arange(batch_size), x_val=x_val, y_val=y_val, step=0,
-                          lr=1e-3, dataset=None, generator=g, per_example_loss=method.per_example_loss)
+        ctx = _step_context(model, method, x, y, x_val, y_val, g)
         _sync(dev)
         start = now()
         method._uses_layerwise(ctx)

@@ -20,9 +20,14 @@ _COLUMNS = ("method", "setting_value", "seed", "test_error", "recipe", "experime
 
 
 def _paper_table(paper: Any, experiment: str):
-    import pandas as pd
+    from ..experiments import read_results
 
-    table = pd.read_csv(paper) if isinstance(paper, (str, os.PathLike)) else paper
+    if isinstance(paper, (str, os.PathLike)):
+        if not os.path.exists(paper):
+            raise FileNotFoundError(f"paper={str(paper)!r} does not exist; allowed: a results CSV of 'l2rw-viz sweep'")
+        table = read_results(paper)   # the results reader: damaged rows left out, a run counted once
+    else:
+        table = paper
     missing = [c for c in _COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"paper lacks columns {missing}; allowed: a results table of 'l2rw-viz sweep'")
@@ -33,6 +38,11 @@ def _paper_table(paper: Any, experiment: str):
     if others:
         raise ValueError(f"paper holds experiment(s) {others}; allowed: only {experiment}")
     return table
+
+
+def _mean_of(frame, column: str) -> float:
+    """The mean of ``column`` (NaN when the table has no such column)."""
+    return float(frame[column].mean()) if column in frame else float("nan")
 
 
 def recipe_comparison(paper: Any, name: str = "fig8", value: str = "test_error"):
@@ -60,25 +70,22 @@ def recipe_comparison(paper: Any, name: str = "fig8", value: str = "test_error")
         if sources != shipped:
             raise ValueError(f"paper was run on data_source {sources}; allowed: {shipped}, the shipped table's "
                              "(a full-MNIST table compares with a full-MNIST 'ours' sweep, not with the shipped one)")
+    ours_setting = ours["setting_value"].map(setting_text)
     rows = []
     for (method, setting), part in table.groupby(["method", table["setting_value"].map(setting_text)]):
-        mine = ours[(ours["method"] == method) & (ours["setting_value"].map(setting_text) == setting)]
+        mine = ours[(ours["method"] == method) & (ours_setting == setting)]
         seeds = sorted(set(part["seed"].astype(int)) & set(mine["seed"].astype(int)))
         if not seeds:
             continue
         a = part.drop_duplicates("seed", keep="last").set_index("seed").loc[seeds]
         b = mine.drop_duplicates("seed", keep="last").set_index("seed").loc[seeds]
-
-        def zero(frame):
-            return float(frame["zero_weight_fraction"].mean()) if "zero_weight_fraction" in frame else float("nan")
-
         rows.append({"method": method, "setting": setting, "seeds": seeds,
                      "paper_mean": float(a[value].mean()), "paper_std": float(a[value].std()),
                      "ours_mean": float(b[value].mean()), "ours_std": float(b[value].std()),
                      "paper_values": [float(v) for v in a[value]], "ours_values": [float(v) for v in b[value]],
-                     "paper_zero_steps": zero(a), "ours_zero_steps": zero(b),
-                     "paper_run_s": float(a["wall_time_s"].mean()) if "wall_time_s" in a else float("nan"),
-                     "ours_run_s": float(b["wall_time_s"].mean()) if "wall_time_s" in b else float("nan")})
+                     "paper_zero_steps": _mean_of(a, "zero_weight_fraction"),
+                     "ours_zero_steps": _mean_of(b, "zero_weight_fraction"),
+                     "paper_run_s": _mean_of(a, "wall_time_s"), "ours_run_s": _mean_of(b, "wall_time_s")})
     if not rows:
         raise ValueError(f"paper has no run whose method, setting and seed the shipped {exp} table also has")
     return pd.DataFrame(rows).sort_values(["setting", "method"], key=lambda c: c.map(str)).reset_index(drop=True)

@@ -59,18 +59,21 @@ def error_vs_proportion_figure(results: Any, percent: bool = True, title: str | 
     k = 100.0 if percent else 1.0
     fig = go.Figure()
     methods = sorted(s["method"].unique(), key=lambda m: (m in highlight, str(m)))   # highlighted last: on top
+
+    def drawn(m) -> bool:
+        return m in highlight or shown is None or m in shown
+
     # the methods drawn at first take the first (most distinct) colours; Dark24's near-black is left to highlight
     palette = [c for c in qualitative.Dark24 if c.upper() != "#222A2A"]
-    first = [m for m in methods if m not in highlight and (shown is None or m in shown)]
-    order = first + [m for m in methods if m not in highlight and m not in first]
-    colour_of = {m: palette[i % len(palette)] for i, m in enumerate(order)}
+    others = sorted((m for m in methods if m not in highlight), key=lambda m: not drawn(m))   # stable: drawn first
+    colour_of = {m: palette[i % len(palette)] for i, m in enumerate(others)}
     for method in methods:
         part = s[s["method"] == method].sort_values("setting_value")
         bold = method in highlight
         colour = "black" if bold else colour_of[method]
         fig.add_trace(go.Scatter(x=part["setting_value"], y=k * part["mean"], name=method, mode="lines+markers",
                                  line=dict(color=colour, width=4 if bold else 2), marker=dict(size=9 if bold else 6),
-                                 visible=True if shown is None or method in shown or bold else "legendonly",
+                                 visible=True if drawn(method) else "legendonly",
                                  error_y=dict(type="data", array=k * part["std"], visible=True),
                                  customdata=part["count"], meta={"method": method},
                                  hovertemplate="proportion %{x}<br>error %{y:.1f}<br>seeds %{customdata}<extra>"
