@@ -135,7 +135,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "kept apart. With sweep, every method of the sweep gets them")
     p.add_argument("--recipe", choices=["ours", "paper"], default="ours",
                    help="'ours' (default) or 'paper': the official code's Fig. 8 protocol (mnist-imbalance only): "
-                        "3-conv official LeNet, 8000 steps, lr halved for the second half, unnormalised proportion "
+                        "3-conv official LeNet, 8000 steps, constant lr, unnormalised proportion "
                         "weights, 10 seeds for a sweep (see docs/departures.md); one --out file holds one recipe")
 
 

@@ -59,3 +59,55 @@ def run_in_worker(spec: dict, threads: int | None, parent_pid: int | None = None
                        spec["device"], spec["data_source"], threads=threads, **spec["options"])
     except TrainingDivergedError as error:   # one diverged run must not stop the others: the sweep reports it
         return {"diverged": str(error), "spec": spec}
+
+
+def run_pinned(spec: dict, parent_pid: int, timeout_s: float | None = None) -> dict:
+    """Run one sweep run in a fresh process with pinned numerics (:mod:`l2rw_viz.numerics`) and return what
+    :func:`run_in_worker` returns there (the row, or the diverged report). Called from a thread of the sweeping
+    process: the child starts with the pinned environment (read when torch starts, so it cannot be set in a
+    process that runs already), exits when ``parent_pid`` dies, and hands its row back through a file."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    from .numerics import pinned_environment
+
+    with tempfile.TemporaryDirectory(prefix="l2rw-pinned-") as tmp:
+        result = os.path.join(tmp, "row.json")
+        with open(os.path.join(tmp, "spec.json"), "w") as f:
+            json.dump(spec, f, default=str)
+        done = subprocess.run([sys.executable, "-m", "l2rw_viz.sweep_worker", os.path.join(tmp, "spec.json"), result,
+                               str(parent_pid)], env=pinned_environment(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, timeout=timeout_s)
+        if done.returncode != 0 or not os.path.exists(result):
+            tail = "\n".join(done.stderr.strip().splitlines()[-8:])
+            raise RuntimeError(f"the pinned run {spec['method']} {spec['setting']} seed {spec['seed']} failed "
+                               f"(exit {done.returncode}):\n{tail}")
+        with open(result) as f:
+            return json.load(f)
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m l2rw_viz.sweep_worker SPEC.json OUT.json PARENT_PID``: one pinned run (see :func:`run_pinned`)."""
+    import json
+
+    spec_path, out_path, parent_pid = argv
+    exit_with_parent(int(parent_pid))
+    from .numerics import enter_pinned
+
+    enter_pinned()   # before anything else imports torch
+    with open(spec_path) as f:
+        spec = json.load(f)
+    row = run_in_worker(spec, 1)
+    tmp = out_path + ".part"
+    with open(tmp, "w") as f:
+        json.dump(row, f, default=lambda v: v.item() if hasattr(v, "item") else str(v))
+    os.replace(tmp, out_path)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_main(sys.argv[1:]))

@@ -92,14 +92,49 @@ def test_forward_correction_run_beats_plain_on_background_flips():
     assert h.meta["method_settings"]["pretrain_kappa"] > 0.2
 
 
-def test_a_pretraining_that_learned_nothing_is_flagged():
+def test_a_pretraining_that_learned_nothing_stops_the_run():
+    """A near-uniform T starves the network (audit: forward correction sat at ln 10 with a T of diagonal 0.14-0.40,
+    condition number 241): pre-training goes on for up to pretrain_rounds rounds, then the run stops and says why."""
+    from l2rw_viz.train import TrainingDivergedError
+
     ds = make_noisy("moons", rate=0.4, mode="uniform", seed=0)
-    method = get_method("forward_correction", pretrain_steps=1, pretrain_lr=1e-4, pretrain_batch_size=50)
+    method = get_method("forward_correction", pretrain_steps=1, pretrain_lr=1e-4, pretrain_batch_size=50,
+                        pretrain_rounds=2)
     model = make_model("toy_mlp", 2, (2,), seed=0)
     with pytest.raises(ValueError, match="wrap_model was called before setup"):
         method.wrap_model(model)
     setup_method(method, ds, model, seed=0)
     method.prepare(ds, seed=0)
-    with pytest.warns(RuntimeWarning, match="pretrain_steps=1"):
+    with pytest.raises(TrainingDivergedError, match=r"unusable after 2 x 1 pre-training steps: .*kappa"):
         method.wrap_model(model)
-    assert method.pretrain_kappa < 0.2
+    assert method.pretrain_kappa < 0.2 and method.pretrain_rounds_used == 2
+
+
+def test_transition_quality_check():
+    """The true T of the experiments passes; the audit's near-uniform estimate and a singular one do not."""
+    from l2rw_viz.methods.loss_correction import transition_problem
+
+    c = 10
+    uniform_flips = torch.full((c, c), 0.4 / (c - 1), dtype=torch.float64).fill_diagonal_(0.6)
+    background = torch.eye(c, dtype=torch.float64) * 0.6
+    background[:, 3] += 0.4
+    background[3, 3] = 1.0
+    assert transition_problem(uniform_flips) == "" and transition_problem(background) == ""
+    near_uniform = torch.full((c, c), 0.87 / (c - 1), dtype=torch.float64).fill_diagonal_(0.13)   # cond 30
+    assert "condition number" in transition_problem(near_uniform)
+    swapped = torch.tensor([[0.3, 0.7], [0.2, 0.8]], dtype=torch.float64)
+    assert "rows [0] are not diagonally dominant" in transition_problem(swapped)
+
+
+def test_backward_correction_is_bounded_below():
+    """Patrini et al.'s clip: with a negative entry in T^{-1}, the unclipped loss falls without bound as the network
+    pushes a probability to 0 (audit: -55,540, then one class predicted for every test image)."""
+    from l2rw_viz.methods.loss_correction import BACKWARD_CLIP
+
+    t = torch.tensor([[0.6, 0.4], [0.3, 0.7]], dtype=torch.float64)
+    inv = torch.linalg.inv(t)
+    assert (inv < 0).any()
+    y = torch.tensor([0])
+    worst = min(float(backward_corrected_loss(torch.tensor([[0.0, -s]]), y, inv)) for s in (1e1, 1e3, 1e6))
+    bound = float(inv[0].clamp(max=0).sum() * -np.log(BACKWARD_CLIP))   # the most a negative entry can subtract
+    assert worst >= bound - 1e-4 and np.isfinite(worst)   # float32 logits

@@ -18,6 +18,7 @@ from ..checks import check_choice, check_in_range, check_int, check_seed
 from ..device import cpu_threads, describe_device, resolve_device
 from ..methods import RunPlan, canonical_args
 from ..models import make_model
+from ..numerics import numerics_label, trajectory_digest
 from .build import make_dataset, method_for, parse_method_args, resolve_data_source
 from .registry import ADABOOST, RECIPE_ON_ZERO_WEIGHTS, Experiment, check_method_name, recipe_experiment
 from .store import (
@@ -110,10 +111,15 @@ def run_one(experiment: str | Experiment, method: str, setting=None, seed: int =
     keep: dict[str, Any] = {}
     start = time.perf_counter()
     with cpu_threads(dev, 1 if threads is None else threads):
+        label = numerics_label() if dev.type == "cpu" else f"{describe_device(dev)} (not pinned)"
         _train_or_boost(row, exp, runner, ds, seed, steps, lr, dev, on_zero_weights, progress, history_dir, keep,
                         recipe)
     history = keep.get("history")
     row["wall_time_s"] = time.perf_counter() - start
+    # what a re-run must match step by step, and how the numbers were computed (pinned: the same on any x86-64 CPU)
+    row["trajectory"] = trajectory_digest(history)
+    row["numerics"] = label
+    row["inert"] = runner.inert_reason() if hasattr(runner, "inert_reason") else ""
     if out is not None:
         append_row(out, row)
     return (row, history) if return_history else row

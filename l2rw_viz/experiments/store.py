@@ -37,11 +37,14 @@ ROW_COLUMNS = ("experiment", "method", "setting_name", "setting_value", "seed", 
 # Extra columns (may be NaN where they do not apply).
 EXTRA_COLUMNS = ("results_version", "method_revision", "test_error_last5", "zero_weight_fraction", "n_train", "n_val",
                  "lr", "batch_size", "on_zero_weights", "data_seed", "noise_rate", "noise_mode", "proportion",
-                 "history_path", "recipe", "method_args", "method_settings")
+                 "history_path", "recipe", "method_args", "method_settings", "trajectory", "numerics",
+                 "inert")
 KEY_COLUMNS = ("experiment", "method", "setting_value", "seed", "steps", "data_source", "method_args")
 # Bump when a change to the library changes what a run computes (data draw, a method, the trainer, defaults).
 # Rows written by another version are stale: a sweep runs them again (replacing them) instead of skipping them.
-RESULTS_VERSION = 2
+# 3: runs that make shipped rows run with pinned numerics (l2rw_viz.numerics); backward loss correction clips its
+# probabilities; loss correction re-estimates an unusable T; rows carry their trajectory digest.
+RESULTS_VERSION = 3
 # Bump one method's revision when a change alters only that method's runs: only its rows go stale.
 # noise_layer_conf 1: pre-training lengthened from a quarter to half of the run (its confusion matrix was uniform).
 # hard_mining 1: the official rule (all minority of the pool plus as many hardest majority), was: filled to the batch.

@@ -116,7 +116,7 @@ def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all
     done = finished_rows(out) if out is not None else {}
     specs = [RunSpec(exp.name, m, v, s, steps, device, source,
                      {**options, "method_args": parsed[m]} if m in parsed else dict(options))
-             for v in values for s in seeds for m in names]
+             for s in seeds for v in values for m in names]   # seed-major: a cut sweep has every cell once
     for spec in specs:
         if spec.key() in done:
             _check_same_options(spec, done[spec.key()], exp, out)
@@ -126,7 +126,7 @@ def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all
 def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", settings: Iterable | None = None,
           seeds: Iterable[int] | None = None, out: str | os.PathLike | None = None, jobs: int = 1,
           steps: int | None = None, device: str = "auto", data_source: str = "auto", progress: bool = True,
-          recipe: str = "ours", **options):
+          recipe: str = "ours", pinned: bool = False, **options):
     """Run every (setting, seed, method) of an experiment that is not yet in ``out``; return the whole table.
 
     Args:
@@ -139,6 +139,9 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
             runs in this process with ``run_one``'s default, 1 thread on the CPU).
         recipe: ``"ours"`` or ``"paper"`` (see :func:`~l2rw_viz.experiments.run.run_one`); one results file holds one
             recipe.
+        pinned: run each run in a fresh process with pinned numerics (:mod:`l2rw_viz.numerics`: the same bits on
+            any x86-64 CPU; one thread), ``jobs`` of them at a time. ``results make`` does this for the shipped
+            tables; the rows' ``numerics`` column says so.
         options: passed to :func:`~l2rw_viz.experiments.run.run_one` (``history_dir``, ``on_zero_weights``, ``lr``,
             ...); ``method_args`` goes to every method of the sweep (see :func:`plan_sweep`).
 
@@ -165,7 +168,9 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
         bar.update(1)
 
     try:
-        if jobs == 1 or len(specs) <= 1:
+        if pinned:
+            _run_pinned(specs, jobs, collect)
+        elif jobs == 1 or len(specs) <= 1:
             for spec in specs:   # in this process, through the workers' entry point (it reports a diverged run)
                 collect(run_in_worker(asdict(spec), None), spec)
         else:
@@ -189,6 +194,30 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
     return table
 
 
+
+
+def _run_pinned(specs: list[RunSpec], jobs: int, collect) -> None:
+    """Each spec in its own pinned process, ``jobs`` at a time; rows are collected (and written) here, in the
+    sweeping process, as they finish."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    from ..sweep_worker import run_pinned
+
+    pending = list(specs)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        running = {}
+        try:
+            while pending or running:
+                while pending and len(running) < jobs:
+                    spec = pending.pop(0)
+                    running[pool.submit(run_pinned, asdict(spec), os.getpid())] = spec
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    spec = running.pop(future)
+                    collect(future.result(), spec)
+        except BaseException:   # Ctrl-C or a failed run: start nothing more (running children end with the parent)
+            pending.clear()
+            raise
 
 
 __all__ = ["RunSpec", "plan_sweep", "sweep"]

@@ -247,6 +247,12 @@ class Method:
         (e.g. +ES restores the best ones), so the trainer evaluates them again. Default: nothing, False."""
         return False
 
+    def inert_reason(self) -> str:
+        """After a run: ``""``, or a sentence saying why the method provably did nothing beyond plain training on
+        it (e.g. self-training that relabelled no example). Such a row measures nothing about the method: tables
+        and figures mark it instead of ranking it (the row's ``inert`` column)."""
+        return ""
+
     def describe(self) -> dict[str, Any]:
         """Settings for tables and History metadata (JSON-serialisable)."""
         return {"method": self.name}

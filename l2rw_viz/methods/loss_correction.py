@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.metrics import cohen_kappa_score
 from torch import nn
 
@@ -91,11 +90,44 @@ def forward_corrected_loss(logits: torch.Tensor, y: torch.Tensor, transition: to
     return -torch.log(p.gather(1, y[:, None]).squeeze(1).clamp(min=1e-12))
 
 
+#: Patrini et al.'s code clips the probabilities to [CLIP, 1 - CLIP] (Keras' epsilon) before the log in the
+#: backward loss: without it the corrected loss is unbounded below (a row of T^{-1} has negative entries, and
+#: -log p -> infinity on the class it multiplies), and a run drives it to -55,540 and predicts one class.
+BACKWARD_CLIP = 1e-7
+
+
 def backward_corrected_loss(logits: torch.Tensor, y: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
-    """``(b, C), (b,), (C, C) -> (b,)``: ``(T^{-1} l)[y]`` with ``l = -log softmax(logits)`` per class (nats; may
-    be negative)."""
-    per_class = -F.log_softmax(logits, 1)                               # (b, C): loss if the label were c
+    """``(b, C), (b,), (C, C) -> (b,)``: ``(T^{-1} l)[y]`` with ``l = -log clip(softmax(logits))`` per class, the
+    probabilities clipped to ``[BACKWARD_CLIP, 1 - BACKWARD_CLIP]`` as in Patrini et al.'s code (nats; may be
+    negative, bounded below)."""
+    p = torch.softmax(logits, 1).clamp(BACKWARD_CLIP, 1.0 - BACKWARD_CLIP)
+    per_class = -torch.log(p)                                           # (b, C): loss if the label were c
     return (per_class @ inverse.to(logits.dtype).T).gather(1, y[:, None]).squeeze(1)
+
+
+#: A usable estimate of T: each row's largest entry on the diagonal (the observed label is most often the true
+#: one, as for every noise the experiments make), and a condition number at most this. The true T of the
+#: experiments has 1.8 (10 classes, 40% uniform flips), 4.4 (10 classes, 40% background flips), 5.0 (2 classes, 40%
+#: flips); the estimate the audit found unusable had diagonal entries 0.14-0.40 and 241.
+MAX_TRANSITION_CONDITION = 20.0
+
+
+def transition_problem(t: torch.Tensor, kappa: float | None = None) -> str:
+    """``""`` when the ``(C, C)`` estimate ``t`` is usable (see :data:`MAX_TRANSITION_CONDITION`), else why not.
+    ``kappa``: Cohen's kappa of the model it was read from against the training labels; below
+    ``MIN_PRETRAIN_KAPPA`` the model is still on its initial plateau and its T near uniform."""
+    if kappa is not None and pretraining_fell_short(kappa):
+        return (f"the plain model agrees with the training labels barely more than chance (Cohen's kappa "
+                f"{kappa:.2f}, allowed: >= {MIN_PRETRAIN_KAPPA})")
+    off = t.clone()
+    off.fill_diagonal_(-1.0)
+    weak = torch.nonzero(t.diagonal() <= off.max(1).values).flatten().tolist()
+    if weak:
+        return (f"rows {weak} are not diagonally dominant (diagonal {np.round(t.diagonal().numpy(), 2).tolist()})")
+    cond = float(torch.linalg.cond(t))
+    if not np.isfinite(cond) or cond > MAX_TRANSITION_CONDITION:
+        return f"its condition number is {cond:.3g} (allowed: <= {MAX_TRANSITION_CONDITION:g})"
+    return ""
 
 
 class _LossCorrection(Method):
@@ -104,7 +136,8 @@ class _LossCorrection(Method):
     default_estimator = "anchor"
 
     def __init__(self, estimator: str | None = None, anchor_quantile: float = 0.97, pretrain_steps: int = 1000,
-                 pretrain_lr: float = 1e-3, pretrain_batch_size: int = 100, transition: Any = None):
+                 pretrain_lr: float = 1e-3, pretrain_batch_size: int = 100, transition: Any = None,
+                 pretrain_rounds: int = 4):
         self.estimator = ("given" if transition is not None else
                           check_choice("estimator", self.default_estimator if estimator is None else estimator,
                                        ["anchor", "clean"]))
@@ -113,6 +146,8 @@ class _LossCorrection(Method):
         self.pretrain_steps = check_int("pretrain_steps", pretrain_steps, 1)
         self.pretrain_lr = check_in_range("pretrain_lr", pretrain_lr, 0.0, float("inf"), low_open=True)
         self.pretrain_batch_size = check_int("pretrain_batch_size", pretrain_batch_size, 1)
+        self.pretrain_rounds = check_int("pretrain_rounds", pretrain_rounds, 1)
+        self.pretrain_rounds_used = 0
         self.transition: torch.Tensor | None = None
         if transition is not None:
             t = torch.as_tensor(np.asarray(transition), dtype=torch.float64)
@@ -143,28 +178,35 @@ class _LossCorrection(Method):
 
     def estimate_transition(self, model: nn.Module, data: BiasedDataset, seed: int) -> torch.Tensor:
         """Pre-train a plain copy of ``model`` (``model`` itself is not changed; the trainer's ``train`` from
-        :meth:`setup`) and estimate ``(C, C)`` ``T``."""
+        :meth:`setup`) and estimate ``(C, C)`` ``T``. An unusable estimate (:func:`transition_problem`) gets
+        another ``pretrain_steps`` of pre-training, up to ``pretrain_rounds`` rounds in all; then the run stops
+        with :class:`~l2rw_viz.train.TrainingDivergedError` rather than train on it (measured: a near-uniform T
+        keeps forward correction at ln 10 for the whole run)."""
         pre = copy.deepcopy(model)
         train = self._require_setup("estimate_transition").train
-        train(pre, data, "plain", steps=self.pretrain_steps, batch_size=self.pretrain_batch_size, lr=self.pretrain_lr,
-              device=next(model.parameters()).device, seed=seed, eval_every=self.pretrain_steps,
-              record_every=self.pretrain_steps, progress=False)
-        probs = softmax_of(pre, data.x)
-        # the same check as noise_layer_conf: a pre-trained model still on its initial plateau gives a near-uniform
-        # T, and a near-uniform T hides the network from the corrected loss (measured: mnist-noise, 500 steps,
-        # 250 pre-training steps at lr 1e-3 -> 84% test error)
-        y = data.y.cpu().numpy()
-        self.pretrain_kappa = float(cohen_kappa_score(y, probs.argmax(1).numpy()))
-        if pretraining_fell_short(self.pretrain_kappa):
-            warnings.warn(
-                f"{self.name}: after pretrain_steps={self.pretrain_steps} the plain model agrees with the training "
-                f"labels barely more than chance (Cohen's kappa={self.pretrain_kappa:.2f}, allowed: >= "
-                f"{MIN_PRETRAIN_KAPPA}), so the estimated transition matrix is close to uniform and the corrected "
-                f"loss will starve the network of gradient: raise pretrain_steps or pretrain_lr", RuntimeWarning,
-                stacklevel=3)
-        if self.estimator == "anchor":
-            return anchor_transition(probs, self.anchor_quantile)
-        return clean_set_transition(softmax_of(pre, data.x_val), data.y_val.cpu(), data.num_classes)
+        problem = ""
+        for round_ in range(self.pretrain_rounds):
+            # rounds after the first continue the same model with the next seeds' batches
+            train(pre, data, "plain", steps=self.pretrain_steps, batch_size=self.pretrain_batch_size,
+                  lr=self.pretrain_lr, device=next(model.parameters()).device, seed=seed + round_,
+                  eval_every=self.pretrain_steps, record_every=self.pretrain_steps, progress=False)
+            self.pretrain_rounds_used = round_ + 1
+            probs = softmax_of(pre, data.x)
+            y = data.y.cpu().numpy()
+            self.pretrain_kappa = float(cohen_kappa_score(y, probs.argmax(1).numpy()))
+            if self.estimator == "anchor":
+                t = anchor_transition(probs, self.anchor_quantile)
+            else:
+                t = clean_set_transition(softmax_of(pre, data.x_val), data.y_val.cpu(), data.num_classes)
+            problem = transition_problem(t, self.pretrain_kappa)
+            if not problem:
+                return t
+        from ..train import TrainingDivergedError  # here: the trainer imports the methods
+
+        raise TrainingDivergedError(
+            f"{self.name}: the estimated transition matrix is unusable after {self.pretrain_rounds} x "
+            f"{self.pretrain_steps} pre-training steps: {problem}; raise pretrain_steps, pretrain_rounds or "
+            "pretrain_lr, or pass the transition")
 
     def _set_inverse(self) -> None:
         if self.correction != "backward":
@@ -196,7 +238,8 @@ class _LossCorrection(Method):
             d["anchor_quantile"] = self.anchor_quantile
         if self.estimator != "given":
             d.update(pretrain_steps=self.pretrain_steps, pretrain_lr=self.pretrain_lr,
-                     pretrain_batch_size=self.pretrain_batch_size, pretrain_kappa=self.pretrain_kappa)
+                     pretrain_batch_size=self.pretrain_batch_size, pretrain_rounds=self.pretrain_rounds,
+                     pretrain_rounds_used=self.pretrain_rounds_used, pretrain_kappa=self.pretrain_kappa)
         if self.transition is not None:
             d["transition"] = np.round(self.transition.numpy(), 4).tolist()
         return d
@@ -212,6 +255,8 @@ class ForwardCorrection(_LossCorrection):
         anchor_quantile: the anchor's quantile of ``p(i | x)`` (Patrini et al.: 0.97).
         pretrain_steps, pretrain_lr, pretrain_batch_size: the plain pre-training that ``T`` is read from (extra
             budget; the experiments use half the run's steps, as for ``noise_layer_conf``).
+        pretrain_rounds: at most this many rounds of ``pretrain_steps`` while the estimate is unusable
+            (:func:`transition_problem`); then the run stops with a ``TrainingDivergedError`` that says why.
         transition: optional ``(C, C)`` row-stochastic matrix to use as is.
     """
 

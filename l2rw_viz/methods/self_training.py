@@ -111,6 +111,12 @@ class SelfTraining(Method):
         weights = torch.full((b,), 1.0 / b, device=losses.device, dtype=losses.dtype)
         return StepOutput(weighted_loss(losses, weights), weights, losses.detach())
 
+    def inert_reason(self) -> str:
+        if self.rounds_log and not any(r["changed"] for r in self.rounds_log):
+            return (f"no example reached the confidence threshold {self.threshold:g} in {len(self.rounds_log)} "
+                    "relabelling round(s): nothing was relabelled, so the run was plain training")
+        return ""
+
     def describe(self) -> dict[str, Any]:
         return {"method": self.name, "round_steps": self.round_steps, "rounds": self.rounds,
                 "threshold": self.threshold, "rounds_log": [dict(r) for r in self.rounds_log]}

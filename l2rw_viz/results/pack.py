@@ -75,16 +75,6 @@ def _versions() -> dict:
             "scikit_learn": sklearn.__version__, "pandas": pandas.__version__, "python": platform.python_version()}
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def expected_runs(name: str) -> set[tuple[str, str, int]]:
     """``(method, setting, seed)`` of every run the shipped table must hold: ``--methods all`` x settings x seeds."""
     from ..experiments import get_experiment, resolve_methods
@@ -96,7 +86,7 @@ def expected_runs(name: str) -> set[tuple[str, str, int]]:
 def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | None, *, commands: Sequence[str] = (),
          wall_time_s: float | None = None, git_commit: str | None = None, out_dir: Path = DATA_DIR,
          allow_missing: bool = False, earlier_git_commits: Sequence[str] = (),
-         diverged_runs: Sequence[Sequence] = ()) -> dict:
+         diverged_runs: Sequence[Sequence] = (), require_pinned: bool = True) -> dict:
     """Write the shipped table, Histories and provenance of ``name`` from a finished sweep.
 
     Args:
@@ -107,6 +97,9 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
             are listed in the provenance, and they do not count as unfinished for ``allow_missing``).
         git_commit: the commit of the code that ran the newest runs. earlier_git_commits: the commits of earlier
             packs whose rows were carried over (``make`` resumes from the shipped table).
+        require_pinned: refuse rows not computed with pinned numerics (:mod:`l2rw_viz.numerics`): a shipped row
+            must be what the shipped code computes on any machine. The provenance records the per-method numerics
+            fingerprints (:mod:`~l2rw_viz.results.fingerprints`), computed here, pinned.
 
     Returns:
         The provenance dict (also written next to the table).
@@ -126,8 +119,28 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
         raise ValueError(f"csv={str(csv)!r} lacks {len(unfinished)} run(s) of {exp.name}, e.g. {unfinished[:3]}; "
                          "finish the "
                          f"sweep ('l2rw-viz results make {exp.name}') or pass allow_missing")
+    from ..numerics import PINNED_LABEL, PINS, cpu_model
+
+    unpinned = [r for r in rows if r.get("numerics") != PINNED_LABEL]
+    if unpinned and require_pinned:
+        r = unpinned[0]
+        raise ValueError(f"csv={str(csv)!r} holds {len(unpinned)} row(s) not computed with pinned numerics, e.g. "
+                         f"{r['method']} {r['setting_value']} seed {r['seed']} ({r.get('numerics')!r}); allowed: rows "
+                         f"of 'l2rw-viz results make {exp.name}' (its runs are pinned)")
     import pandas as pd
 
+    from .fingerprints import fingerprints
+
+    methods = sorted({r["method"] for r in rows})
+    current = fingerprints(exp.name, methods)
+    sweep_prints = _fingerprint_file(csv)
+    if sweep_prints.exists():   # written by make before its sweep: the rows' code must still compute the same
+        made = json.loads(sweep_prints.read_text())
+        moved = sorted(m for m in methods if m in made and made[m] != current[m])
+        if moved:
+            raise ValueError(f"the numerics of {moved} changed since the sweep in {str(csv)!r} started (their "
+                             f"fingerprints differ, see {sweep_prints}): its rows are not what this code computes; "
+                             f"allowed: a new sweep (delete the work folder, then 'l2rw-viz results make {exp.name}')")
     table = pd.DataFrame(rows).sort_values(["setting_value", "method", "seed"], key=lambda c: c.map(str))
     out_dir = Path(out_dir)
     hist_out = out_dir / "histories"
@@ -161,7 +174,6 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
     os.chmod(tmp, 0o644)  # mkstemp makes it private; a shipped table is for everyone to read
     os.replace(tmp, target_csv)
 
-    methods = sorted(table["method"].unique())
     prov = {
         "experiment": exp.name,
         "description": exp.description,
@@ -172,8 +184,11 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
         "versions": _versions(),
         "results_version": RESULTS_VERSION,
         "method_revisions": {m: METHOD_REVISIONS.get(m, 0) for m in methods},
+        "numerics": sorted(table["numerics"].astype(str).unique()),
+        "numerics_pins": PINS,
+        "numerics_fingerprints": current,
         "devices": sorted(table["device"].astype(str).unique()),
-        "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},
         "date_packed_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "wall_time_s": wall_time_s,
         "sum_of_run_wall_times_s": round(float(table["wall_time_s"].sum()), 1),
@@ -208,14 +223,29 @@ def make(name: str, jobs: int = 2, work_dir: str | os.PathLike = "results-work",
         for row in load_results(exp).to_dict("records"):
             append_row(csv, row)
         commands = list(shipped.get("made_with", []))
+    from ..experiments import get_experiment, resolve_methods
+    from .fingerprints import fingerprints
+
+    prints = fingerprints(exp, resolve_methods(get_experiment(exp), "all"))
+    prints_file = _fingerprint_file(csv)
+    if prints_file.exists() and json.loads(prints_file.read_text()) != prints:
+        raise ValueError(f"work_dir={str(work)!r} holds a sweep made by code with other numerics ({prints_file}); "
+                         "allowed: an empty work folder (delete it) or the code that started it")
+    prints_file.parent.mkdir(parents=True, exist_ok=True)
+    prints_file.write_text(json.dumps(prints, indent=1, sort_keys=True) + "\n")
     start = time.perf_counter()
     argv = ["l2rw-viz", "sweep", exp, "--methods", "all", "--seeds", *map(str, SEEDS), "--jobs", str(jobs),
             "--data-source", DATA_SOURCE, "--device", device, "--out", str(csv), "--history-dir", str(hist)]
     table = sweep(exp, "all", seeds=SEEDS, out=csv, jobs=jobs, device=device, data_source=DATA_SOURCE,
-                  history_dir=hist, progress=progress)
+                  history_dir=hist, progress=progress, pinned=True)
     return pack(exp, csv, hist, commands=commands + [shlex.join(argv)],
                 wall_time_s=round(time.perf_counter() - start, 1), git_commit=_git_commit(),
                 earlier_git_commits=earlier_commits, diverged_runs=table.attrs.get("diverged_runs", []))
+
+
+def _fingerprint_file(csv: str | os.PathLike) -> Path:
+    """Where ``make`` keeps the numerics fingerprints of the code that runs its sweep into ``csv``."""
+    return Path(csv).with_suffix(".fingerprints.json")
 
 
 def _git_commit() -> str | None:
