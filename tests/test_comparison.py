@@ -201,3 +201,18 @@ def test_a_one_seed_cell_shows_no_spread(table):
     assert list(cells[3]) == ["78.0 (n=1)", "<b>80.0 ± 0.0</b>"]      # plain, l2rw under uniform flips
     one = describe_vs_reference(comparison_frame(table[table.seed == 0], methods=["l2rw"]))
     assert one.startswith("uniform: l2rw 80.0 % (one seed), rank 1 of 1")
+
+
+def test_an_inert_cell_is_marked_and_never_ranked(table):
+    """Self-training that relabelled nothing is plain training: its cell shows with a dagger, beats no one, and the
+    sentences say it was not ranked (audit: it 'beat' methods run for run on uniform flips)."""
+    st = pd.DataFrame(rows("self_training", "uniform", [0.99, 0.99, 0.99]))
+    st["inert"] = "no example reached the confidence threshold 0.9"
+    frame = comparison_frame(pd.concat([table.assign(inert=""), st], ignore_index=True))
+    assert frame.at["self_training", "uniform inert"] and not frame.at["l2rw", "uniform inert"]
+    assert "self_training" not in set(beats_reference(frame).method)
+    assert "not ranked, as they did nothing beyond plain training here: self_training" in describe_vs_reference(frame)
+    cells = table2_figure(frame).data[0].cells.values
+    col = cells[3 + frame.attrs["settings"].index("uniform")]
+    text = col[list(frame.index).index("self_training")]
+    assert text.endswith("†") and "<b>" not in text

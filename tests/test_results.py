@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -22,9 +23,17 @@ from l2rw_viz.results import (
 from l2rw_viz.results.pack import expected_runs, pack, thin_history
 from l2rw_viz.results.shipped import DATA_DIR, setting_text
 
-# One shipped row per experiment, re-run at full length (the same seed and recipe) by the reproduction test.
-REPRODUCE = [("mnist-imbalance", "l2rw", 0.995, 1), ("mnist-noise", "plain", "uniform", 2),
-             ("mnist-imbalance-noise", "l2rw", 0.9, 2)]
+
+def sampled_rows(name: str, k: int = 1) -> list[dict]:
+    """``k`` rows of a shipped table for the reproduction test, drawn with the table file's hash as the seed: the
+    sample changes whenever the table does, and no row can be chosen by hand."""
+    import hashlib
+
+    from l2rw_viz.results.shipped import table_path
+
+    seed = int(hashlib.sha256(table_path(name).read_bytes()).hexdigest()[:8], 16)
+    table = load_results(name)
+    return table.iloc[np.random.default_rng(seed).choice(len(table), size=k, replace=False)].to_dict("records")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -37,8 +46,10 @@ def test_every_run_of_the_full_sweep_ships(name):
     declared = {(m, s, int(d)) for m, s, d in provenance(name)["missing_runs"]}
     assert missing == declared, \
         f"{name}: missing {sorted(missing - declared)[:5]}, declared {sorted(declared - missing)[:5]}"
-    if name == "mnist-imbalance":   # the paper's Fig. 8 itself is always complete
-        assert not {m for m, _, _ in missing} & {"plain", "proportion", "resample", "hard_mining", "random", "l2rw"}
+    # every cell (method x setting) has seed 0 unless that run diverged: a sweep runs seed by seed, so a cut one
+    # still covers every cell
+    diverged = {(m, s, int(d)) for m, s, d, *_ in provenance(name).get("diverged_runs", [])}
+    assert not {(m, s) for m, s, d in missing - diverged if d == 0}, f"{name}: cells without a run"
     assert (table["steps"] == 2000).all() and (table["data_source"] == "subset").all()
     keys = table[["method", "setting_value", "seed"]].astype(str).agg("/".join, axis=1)
     assert not keys.duplicated().any(), "a run appears twice"
@@ -126,33 +137,53 @@ def test_thin_history_keeps_every_kth_step():
 
 
 def test_pack_writes_table_histories_and_provenance(tmp_path):
+    from test_numerics import PINNABLE, WHY_NOT
+
+    if not PINNABLE:
+        pytest.skip(f"pack fingerprints the numerics pinned; this machine cannot pin: {WHY_NOT}")
     csv, hist = tmp_path / "sweep.csv", tmp_path / "hist"
     run_one("mnist-imbalance", "l2rw", 0.9, seed=0, steps=3, data_source="subset", out=csv, history_dir=hist)
     with pytest.raises(ValueError, match="lacks"):
         pack("fig8", csv, hist, out_dir=tmp_path / "out")
+    with pytest.raises(ValueError, match="not computed with pinned numerics"):   # run_one here is not pinned
+        pack("fig8", csv, hist, out_dir=tmp_path / "out", allow_missing=True)
     prov = pack("fig8", csv, hist, commands=["l2rw-viz run mnist-imbalance ..."], wall_time_s=1.0,
-                out_dir=tmp_path / "out", allow_missing=True, diverged_runs=[["plain", 0.99, 2, "nan at step 7"]])
+                out_dir=tmp_path / "out", allow_missing=True, diverged_runs=[["plain", 0.99, 2, "nan at step 7"]],
+                require_pinned=False)
     assert prov["rows"] == 1 and len(prov["missing_runs"]) == len(expected_runs("fig8")) - 1
     assert prov["diverged_runs"] == [["plain", "0.99", 2, "nan at step 7"]]
+    assert set(prov["numerics_fingerprints"]) == {"l2rw"} and len(prov["numerics_fingerprints"]["l2rw"]) == 16
     saved = json.loads((tmp_path / "out" / "mnist-imbalance.provenance.json").read_text())
     assert saved["made_with"] == ["l2rw-viz run mnist-imbalance ..."]
     assert (tmp_path / "out" / "histories" / "mnist-imbalance__l2rw__0.9__seed0.npz").exists()
     # packing again from the shipped table itself (as 'results make' resumes) keeps the shipped History
-    again = pack("fig8", tmp_path / "out" / "mnist-imbalance.csv", None, out_dir=tmp_path / "out", allow_missing=True)
+    again = pack("fig8", tmp_path / "out" / "mnist-imbalance.csv", None, out_dir=tmp_path / "out", allow_missing=True,
+                 require_pinned=False)
     assert again["histories"] == prov["histories"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, method, setting, seed", REPRODUCE, ids=[r[0] for r in REPRODUCE])
-def test_a_shipped_row_reproduces_exactly(name, method, setting, seed):
-    """Full length, same seed and recipe, one thread (as the sweep's workers ran): on this CPU build of torch the
-    run is deterministic, so the test error must be the shipped one exactly."""
-    shipped = load_results(name, methods=[method], settings=[setting], seeds=[seed])
-    assert len(shipped) == 1
-    row = run_one(name, method, setting, seed=seed, steps=int(shipped.steps.iloc[0]), data_source="subset",
-                  device="cpu")
-    assert math.isclose(row["test_error"], float(shipped.test_error.iloc[0]), abs_tol=1e-12), \
-        (row["test_error"], float(shipped.test_error.iloc[0]))
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_sampled_shipped_row_reproduces_exactly(name):
+    """A row drawn by the table's hash, re-run at full length with pinned numerics in a fresh process (as
+    'results make' ran it): the same test error, and the same trajectory (its digest covers the first 50 steps'
+    batches, weights and losses and every evaluation), on any x86-64 CPU. A machine that cannot pin skips."""
+    from test_numerics import PINNABLE, WHY_NOT
+
+    from l2rw_viz.sweep_worker import run_pinned
+
+    if not PINNABLE:
+        pytest.skip(f"this machine cannot run pinned: {WHY_NOT}")
+    (row,) = sampled_rows(name)
+    spec = {"experiment": row["experiment"], "method": row["method"], "setting": row["setting_value"],
+            "seed": int(row["seed"]), "steps": int(row["steps"]), "device": "cpu", "data_source": row["data_source"],
+            "options": {"method_args": json.loads(row.get("method_args") or "{}") or None}}
+    again = run_pinned(spec, os.getpid())
+    what = f"{name} {row['method']} {row['setting_value']} seed {row['seed']}"
+    assert again["numerics"] == row["numerics"], what
+    assert again["trajectory"] == row["trajectory"], f"{what}: the run took other steps than the shipped one"
+    assert math.isclose(again["test_error"], float(row["test_error"]), abs_tol=1e-12), \
+        (what, again["test_error"], float(row["test_error"]))
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -270,22 +270,29 @@ def summary_table(name: str, markdown: bool = False) -> str:
     table = load_results(name)
     value = "test_accuracy" if experiment_name(name) == "mnist-noise" else "test_error"
     s = summarize(table, value=value)
+    # a cell whose every run did nothing beyond plain training (the rows' 'inert' reason) is marked, not ranked
+    inert = {(m, setting_text(v)) for (m, v), group in table.groupby(["method", "setting_value"])
+             if "inert" in group and group["inert"].map(lambda x: isinstance(x, str) and bool(x)).all()}
+    s["inert"] = [(m, setting_text(v)) in inert for m, v in zip(s["method"], s["setting_value"])]
     s["cell"] = [f"{100 * m:.1f} ± {100 * (0 if np.isnan(d) else d):.1f}" + ("" if c == 3 else f" (n={c})")
-                 for m, d, c in zip(s["mean"], s["std"], s["count"])]
-    best = s.loc[(s.groupby("setting_value")["mean"].idxmax() if value == "test_accuracy"
-                  else s.groupby("setting_value")["mean"].idxmin())]
+                 + (" †" if i else "") for m, d, c, i in zip(s["mean"], s["std"], s["count"], s["inert"])]
+    ranked = s[~s["inert"]]
+    best = ranked.loc[(ranked.groupby("setting_value")["mean"].idxmax() if value == "test_accuracy"
+                       else ranked.groupby("setting_value")["mean"].idxmin())]
+    note = ("\n\n† inert: the method did nothing beyond plain training on this setting in every run (its rows' "
+            "'inert' column says why); not a result of the method, and not ranked." if s["inert"].any() else "")
     if markdown:
         s.loc[best.index, "cell"] = "**" + s.loc[best.index, "cell"] + "**"
     pivot = s.pivot(index="method", columns="setting_value", values="cell")
     what = "test accuracy" if value == "test_accuracy" else "test error"
-    head = f"{experiment_name(name)}: {what} in %, mean ± std over seeds 0, 1, 2"
+    head = f"{experiment_name(name)}: {what} in %, mean ± std over seeds 0, 1, 2 ((n=k): only k seeds made yet)"
     if not markdown:
-        return f"{head}\n{pivot.to_string()}"
+        return f"{head}\n{pivot.to_string()}{note}"
     cols = [setting_text(c) for c in pivot.columns]
     lines = [f"| method | {' | '.join(cols)} |", "|---" * (len(cols) + 1) + "|"]
     lines += [f"| {m} | {' | '.join(str(v) if isinstance(v, str) else '-' for v in row)} |"
               for m, row in zip(pivot.index, pivot.values)]
-    return f"{head}\n\n" + "\n".join(lines)
+    return f"{head}\n\n" + "\n".join(lines) + note
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -136,7 +136,9 @@ def comparison_frame(table: Any, value: str = "test_accuracy", methods: Sequence
     Returns:
         ``pandas.DataFrame`` indexed by method with columns ``group``, ``label``, and for each setting ``s`` (as
         text, e.g. ``"uniform"``, ``"0.9"``): ``s`` (the mean), ``f"{s} std"`` (sample std over seeds; NaN for one
-        seed) and ``f"{s} n"`` (how many seeds). ``frame.attrs``: ``value`` and ``settings``.
+        seed), ``f"{s} n"`` (how many seeds) and ``f"{s} inert"`` (True when every run of the cell did nothing
+        beyond plain training, the rows' ``inert`` column: such a cell is shown marked, never ranked).
+        ``frame.attrs``: ``value`` and ``settings``.
     """
     import pandas as pd
 
@@ -152,15 +154,19 @@ def comparison_frame(table: Any, value: str = "test_accuracy", methods: Sequence
     cols = _setting_order(table) if settings is None else list(dict.fromkeys(_setting_text(s) for s in settings))
     names = list(dict.fromkeys(t["method"])) if methods is None else list(dict.fromkeys(methods))
     stats = t.groupby(["method", "setting"])[value].agg(["mean", "std", "count"])
+    said = t["inert"].map(lambda x: isinstance(x, str) and bool(x)) if "inert" in t else t["method"].map(lambda _: 0)
+    inert = t.assign(_inert=said).groupby(["method", "setting"])["_inert"].all()
     rows = []
     for m in sorted(names, key=_order_key):
         row: dict[str, Any] = {"method": m, "group": method_group(m), "label": method_label(m)}
         for s in cols:
             mean, std, n = stats.loc[(m, s)] if (m, s) in stats.index else (np.nan, np.nan, 0)
-            row.update({s: float(mean), f"{s} std": float(std), f"{s} n": int(n)})
+            row.update({s: float(mean), f"{s} std": float(std), f"{s} n": int(n),
+                        f"{s} inert": bool(inert.get((m, s), False))})
         rows.append(row)
     frame = pd.DataFrame(rows, columns=["method", "group", "label"] + [c for s in cols for c in (s, f"{s} std",
-                                                                                                   f"{s} n")])
+                                                                                                   f"{s} n",
+                                                                                                   f"{s} inert")])
     frame = frame.set_index("method")
     frame.attrs.update(value=value, settings=cols)
     return frame
@@ -169,6 +175,11 @@ def comparison_frame(table: Any, value: str = "test_accuracy", methods: Sequence
 def frame_settings(frame) -> list[str]:
     """The setting columns of a :func:`comparison_frame` (those with a ``" std"`` twin)."""
     return [c for c in frame.columns if f"{c} std" in frame.columns and f"{c} n" in frame.columns]
+
+
+def _inert(frame, method: str, setting: str) -> bool:
+    """Whether a cell of a :func:`comparison_frame` did nothing beyond plain training (not ranked)."""
+    return bool(frame.at[method, f"{setting} inert"]) if f"{setting} inert" in frame.columns else False
 
 
 def _higher_is_better(frame, higher_is_better: bool | None) -> bool:
@@ -189,7 +200,8 @@ def beats_reference(frame, reference: str = "l2rw", higher_is_better: bool | Non
         in the value's units, > 0), ``seeds`` (the fewer seeds of the two cells) and ``beyond_spread`` (True when
         both cells have at least 2 seeds and the margin exceeds the two stds over seeds combined,
         ``sqrt(std^2 + std_ref^2)``: seed noise alone is then an unlikely explanation). Settings where
-        ``reference`` has no result are left out; the rows are sorted by setting, then by margin.
+        ``reference`` has no result are left out, and so are inert cells; the rows are sorted by setting, then by
+        margin.
     """
     import pandas as pd
 
@@ -203,7 +215,7 @@ def beats_reference(frame, reference: str = "l2rw", higher_is_better: bool | Non
             continue
         for m, row in frame.iterrows():
             margin = sign * (row[s] - ref)
-            if m == reference or not margin > 1e-12:   # float noise of a mean is no win
+            if m == reference or not margin > 1e-12 or _inert(frame, m, s):   # float noise of a mean is no win
                 continue
             spread = float(np.sqrt(np.nan_to_num(row[f"{s} std"]) ** 2 + np.nan_to_num(ref_std) ** 2))
             seeds = min(int(row[f"{s} n"]), int(frame.at[reference, f"{s} n"]))
@@ -246,12 +258,15 @@ def describe_vs_reference(frame, reference: str = "l2rw", seeds: int | None = No
             lines.append(f"{s}: no result for {reference}")
             continue
         w = wins[wins.setting == s]
-        n_ranked = int(frame[s].notna().sum())
+        inert = [m for m in frame.index if _inert(frame, m, s)]
+        n_ranked = int(frame[s].notna().sum()) - len(inert)
         rank = 1 + len(w)   # ties count in the reference's favour
         value = (f"{k * mean:.1f} ± {k * std:.1f}{unit}" if frame.at[reference, f"{s} n"] >= 2
                  else f"{k * mean:.1f}{unit} (one seed)")
         head = (f"{s}: {reference} {value}, rank {rank} of {n_ranked} "
                 f"({'higher' if better else 'lower'} is better)")
+        if inert:
+            head += f"; not ranked, as they did nothing beyond plain training here: {', '.join(inert)}"
         if not len(w):
             lines.append(head + "; no method has a better mean")
             continue
@@ -294,7 +309,8 @@ def table2_figure(frame, reference: str = "l2rw", higher_is_better: bool | None 
 
     Rows: the frame's methods, grouped (the group named on its first row); columns: the paper's name, the method
     name, one column per setting with ``mean ± std`` (in % when ``percent``) over seeds, ``(n=k)`` where a cell has
-    fewer seeds than the fullest cell, ``—`` where it has none. The best mean per column is bold; cells that beat
+    fewer seeds than the fullest cell, ``—`` where it has none, ``†`` on an inert cell (the method did nothing
+    beyond plain training there: never bold or shaded). The best mean per column is bold; cells that beat
     ``reference`` are shaded green, the reference row blue.
 
     Args:
@@ -321,14 +337,16 @@ def table2_figure(frame, reference: str = "l2rw", higher_is_better: bool | None 
     fills = [base] * 3
     for s in settings:
         means = frame[s].to_numpy(dtype=float)
-        finite = means[np.isfinite(means)]
+        inert = np.array([_inert(frame, m, s) for m in frame.index], dtype=bool)
+        finite = means[np.isfinite(means) & ~inert]
         best = (finite.max() if better else finite.min()) if len(finite) else np.nan
         ref = frame.at[reference, s] if reference is not None else np.nan
         texts, fill = [], []
-        for m, mean in zip(frame.index, means):
+        for m, mean, dead in zip(frame.index, means, inert):
             text = _cell_text(mean, frame.at[m, f"{s} std"], int(frame.at[m, f"{s} n"]), percent, full)
-            texts.append(f"<b>{text}</b>" if mean == best else text)
-            wins = np.isfinite(ref) and m != reference and ((mean > ref) if better else (mean < ref))
+            texts.append(f"{text} †" if dead else f"<b>{text}</b>" if mean == best else text)
+            wins = (not dead and np.isfinite(ref) and m != reference
+                    and ((mean > ref) if better else (mean < ref)))
             fill.append("#dbeafe" if m == reference else "#c8ecc8" if wins else base[len(fill)])
         columns.append(texts)
         fills.append(fill)
@@ -344,7 +362,9 @@ def table2_figure(frame, reference: str = "l2rw", higher_is_better: bool | None 
     fig.update_layout(template=TEMPLATE, width=width, height=height or 150 + 31 * n_rows,
                       margin=dict(l=10, r=10, t=60, b=10),
                       title=title or f"{value} per method, mean ± std over seeds"
-                                     + (f"; green: beats {method_label(reference)}" if reference else ""))
+                                     + (f"; green: beats {method_label(reference)}" if reference else "")
+                                     + ("<br><sup>†: did nothing beyond plain training here (not ranked)</sup>"
+                                        if any(_inert(frame, m, s) for m in frame.index for s in settings) else ""))
     return fig
 
 
