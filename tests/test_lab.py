@@ -239,6 +239,29 @@ def test_cli_lab(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_course_build_writes_the_lab_and_links_it_first(tmp_path):
+    import re
+
+    import nbformat
+
+    from l2rw_viz import site as course_site
+
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# A page\n\nOne cell."), nbformat.v4.new_code_cell("1 + 1")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, notebooks / "01_page.ipynb")
+    out = tmp_path / "site"
+    course_site.build_site(out, notebooks_dir=notebooks, smoke=True, explorer=False, progress=False)
+    lab = out / course_site.LAB_PAGE
+    assert is_lab_page(lab) and lab.read_text(encoding="utf-8") == lab_html(back_link="index.html")
+    index = (out / "index.html").read_text(encoding="utf-8")
+    body = index.split("<body>", 1)[1]
+    assert re.findall(r'href="([^"]+)"', body)[0] == "lab.html"
+    assert "For seminars: the Reweight Lab, no Python needed" in body
+
+
 def test_package_data_lists_the_lab():
     text = (ROOT / "pyproject.toml").read_text()
     assert '"l2rw_viz.lab" = ["lab.html", "static/*.js", "static/*.css"]' in text

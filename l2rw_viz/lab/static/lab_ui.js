@@ -135,6 +135,7 @@
   Trainer.prototype.reset = function (state) {
     this.state = state;
     this.data = L2RW.makeData(state);
+    this.dataVersion = (this.dataVersion || 0) + 1;
     const init = L2RW.initParams(2, state.hidden, 2, state.activation, L2RW.stream(state.seed, 5));
     this.models = {};
     for (const m of METHODS) this.models[m] = L2RW.copyParams(init);
@@ -160,6 +161,7 @@
   Trainer.prototype.dataChanged = function (state) {
     this.state = state;
     this.data = L2RW.makeData(state);
+    this.dataVersion++;
     this.sampler = new L2RW.BatchSampler(this.data.y.length, L2RW.stream(state.seed + this.step, 6));
     this.recordAccuracy();
   };
@@ -216,9 +218,18 @@
     }
   };
 
+  /** Test accuracy of method m now (remembered until the next step or data change: a frame asks several times). */
   Trainer.prototype.accuracy = function (m) {
     if (this.data.ytest.length === 0) return null;
-    return L2RW.accuracy(this.models[m], this.data.Xtest, this.data.ytest, this.work);
+    const key = `${this.step}:${this.dataVersion}`;
+    if (this.accuracyKey !== key) {
+      this.accuracyKey = key;
+      this.accuracyCache = {};
+    }
+    if (!(m in this.accuracyCache)) {
+      this.accuracyCache[m] = L2RW.accuracy(this.models[m], this.data.Xtest, this.data.ytest, this.work);
+    }
+    return this.accuracyCache[m];
   };
 
   Trainer.prototype.recordAccuracy = function () {
@@ -267,11 +278,21 @@
 
   const $ = (id) => document.getElementById(id);
 
+  // Canvas sizes in CSS pixels, read once per resize: reading clientWidth after a text change would force the
+  // browser to lay out the page again, several times a frame.
+  const canvasSizes = new Map();
+  window.addEventListener("resize", () => {
+    canvasSizes.clear();
+    ui.dirty = true;
+  });
+
   /** A canvas sized for the screen's pixel ratio; returns its 2-D context in CSS pixels. */
   function context2d(canvas) {
     const ratio = window.devicePixelRatio || 1;
-    const w = canvas.clientWidth;
-    const h = canvas.clientHeight;
+    if (!canvasSizes.has(canvas) && canvas.clientWidth > 0) {
+      canvasSizes.set(canvas, [canvas.clientWidth, canvas.clientHeight]);
+    }
+    const [w, h] = canvasSizes.get(canvas) || [canvas.clientWidth, canvas.clientHeight];
     if (canvas.width !== Math.round(w * ratio) || canvas.height !== Math.round(h * ratio)) {
       canvas.width = Math.round(w * ratio);
       canvas.height = Math.round(h * ratio);
@@ -289,7 +310,7 @@
     return [px / size * 2 * VIEW - VIEW, VIEW - py / size * 2 * VIEW];
   }
 
-  const GRID = 64;   // the heat map's resolution: (GRID + 1)^2 forward passes per panel and frame
+  const GRID = 48;   // the heat map's resolution: (GRID + 1)^2 forward passes per panel and frame
   const heatCanvas = document.createElement("canvas");
   heatCanvas.width = GRID + 1;
   heatCanvas.height = GRID + 1;
@@ -324,30 +345,29 @@
     ctx.drawImage(heatCanvas, 0, 0, GRID + 1, GRID + 1, 0, 0, size, size);
   }
 
-  /** The boundary P(y = 1) = 0.5 by marching squares over the grid. */
+  /** The boundary P(y = 1) = 0.5 by marching squares over the grid: in each cell, the points where an edge crosses
+   * 0.5 (linear interpolation), joined in pairs. */
   function drawBoundary(ctx, grid, size) {
     const n = GRID + 1;
     const cell = size / GRID;
+    const cross = new Float64Array(8);
     ctx.beginPath();
     for (let r = 0; r < GRID; r++) {
       for (let c = 0; c < GRID; c++) {
-        const v = [grid[r * n + c], grid[r * n + c + 1], grid[(r + 1) * n + c + 1], grid[(r + 1) * n + c]]
-          .map((x) => x - 0.5);
-        const corners = [[c, r], [c + 1, r], [c + 1, r + 1], [c, r + 1]];
-        const cross = [];
-        for (let e = 0; e < 4; e++) {
-          const a = v[e];
-          const b = v[(e + 1) % 4];
-          if ((a < 0) !== (b < 0)) {
-            const t = a / (a - b);
-            const [x0, y0] = corners[e];
-            const [x1, y1] = corners[(e + 1) % 4];
-            cross.push([(x0 + t * (x1 - x0)) * cell, (y0 + t * (y1 - y0)) * cell]);
-          }
-        }
-        for (let k = 0; k + 1 < cross.length; k += 2) {
-          ctx.moveTo(cross[k][0], cross[k][1]);
-          ctx.lineTo(cross[k + 1][0], cross[k + 1][1]);
+        // corners clockwise from the top left; edge e runs from corner e to corner e + 1
+        const v0 = grid[r * n + c] - 0.5;
+        const v1 = grid[r * n + c + 1] - 0.5;
+        const v2 = grid[(r + 1) * n + c + 1] - 0.5;
+        const v3 = grid[(r + 1) * n + c] - 0.5;
+        if ((v0 < 0) === (v1 < 0) && (v1 < 0) === (v2 < 0) && (v2 < 0) === (v3 < 0)) continue;
+        let k = 0;
+        if ((v0 < 0) !== (v1 < 0)) { cross[k++] = c + v0 / (v0 - v1); cross[k++] = r; }
+        if ((v1 < 0) !== (v2 < 0)) { cross[k++] = c + 1; cross[k++] = r + v1 / (v1 - v2); }
+        if ((v2 < 0) !== (v3 < 0)) { cross[k++] = c + 1 - v2 / (v2 - v3); cross[k++] = r + 1; }
+        if ((v3 < 0) !== (v0 < 0)) { cross[k++] = c; cross[k++] = r + 1 - v3 / (v3 - v0); }
+        for (let j = 0; j + 3 < k; j += 4) {
+          ctx.moveTo(cross[j] * cell, cross[j + 1] * cell);
+          ctx.lineTo(cross[j + 2] * cell, cross[j + 3] * cell);
         }
       }
     }
@@ -361,73 +381,76 @@
   }
 
   /** Training points (colour: observed label; a black cross: flipped), validation points (diamonds), and in the
-   * L2RW panel each point's area proportional to its current weight (hollow when it is 0). */
+   * L2RW panel each point's area proportional to its current weight (hollow when it is 0). One path per colour
+   * and kind, so a frame costs a few fills, not one per point. */
   function drawPoints(ctx, size, data, weights, highlight) {
     const N = data.y.length;
-    const valSet = new Set(data.valIndex);
+    const radius = (i) => (weights ? (weights[i] > 0 ? Math.min(11, 1.8 + 2.6 * Math.sqrt(weights[i])) : 2.6) : 3.2);
+    for (const label of [0, 1]) {
+      const filled = new Path2D();
+      const hollow = new Path2D();
+      for (let i = 0; i < N; i++) {
+        if (data.y[i] !== label) continue;
+        const [px, py] = toPixel(data.X[2 * i], data.X[2 * i + 1], size);
+        const path = weights && weights[i] === 0 ? hollow : filled;
+        path.moveTo(px + radius(i), py);
+        path.arc(px, py, radius(i), 0, 2 * Math.PI);
+      }
+      ctx.fillStyle = rgb(CLASS_RGB[label], 0.85);
+      ctx.fill(filled);
+      ctx.strokeStyle = "rgba(255, 255, 255, 0.8)";
+      ctx.lineWidth = 0.6;
+      ctx.stroke(filled);
+      ctx.strokeStyle = rgb(CLASS_RGB[label], 1);
+      ctx.lineWidth = 1.2;
+      ctx.stroke(hollow);
+    }
+    const marks = new Path2D();
     for (let i = 0; i < N; i++) {
       const [px, py] = toPixel(data.X[2 * i], data.X[2 * i + 1], size);
-      const color = CLASS_RGB[data.y[i]];
-      let r = 3.2;
-      let hollow = false;
-      if (weights) {
-        r = weights[i] > 0 ? Math.min(11, 1.8 + 2.6 * Math.sqrt(weights[i])) : 2.6;
-        hollow = weights[i] === 0;
-      }
-      ctx.beginPath();
-      ctx.arc(px, py, r, 0, 2 * Math.PI);
-      if (hollow) {
-        ctx.strokeStyle = rgb(color, 1);
-        ctx.lineWidth = 1.2;
-        ctx.stroke();
-      } else {
-        ctx.fillStyle = rgb(color, 0.85);
-        ctx.fill();
-        ctx.strokeStyle = "rgba(255, 255, 255, 0.8)";
-        ctx.lineWidth = 0.6;
-        ctx.stroke();
-      }
       if (data.flipped[i]) {
-        const k = Math.max(r, 3.5);
-        ctx.beginPath();
-        ctx.moveTo(px - k, py - k);
-        ctx.lineTo(px + k, py + k);
-        ctx.moveTo(px - k, py + k);
-        ctx.lineTo(px + k, py - k);
-        ctx.strokeStyle = "#111";
-        ctx.lineWidth = 1.3;
-        ctx.stroke();
-      }
-      if (valSet.has(i)) {
-        ctx.strokeStyle = "#111";
-        ctx.lineWidth = 1.2;
-        ctx.strokeRect(px - 6, py - 6, 12, 12);
+        const k = radius(i) + 2;   // a cross larger than the dot: the dot's colour (the label) stays visible
+        marks.moveTo(px - k, py - k);
+        marks.lineTo(px + k, py + k);
+        marks.moveTo(px - k, py + k);
+        marks.lineTo(px + k, py - k);
       }
     }
+    for (const i of data.valIndex) {   // drawn data sets: validation points are training points, boxed
+      const [px, py] = toPixel(data.X[2 * i], data.X[2 * i + 1], size);
+      marks.rect(px - 6, py - 6, 12, 12);
+    }
+    ctx.strokeStyle = "#111";
+    ctx.lineWidth = 1.3;
+    ctx.stroke(marks);
     if (highlight) {
-      ctx.strokeStyle = "#000";
-      ctx.lineWidth = 2;
+      const rings = new Path2D();
       for (const i of highlight) {
         const [px, py] = toPixel(data.X[2 * i], data.X[2 * i + 1], size);
-        ctx.beginPath();
-        ctx.arc(px, py, 7, 0, 2 * Math.PI);
-        ctx.stroke();
+        rings.moveTo(px + 7, py);
+        rings.arc(px, py, 7, 0, 2 * Math.PI);
       }
+      ctx.strokeStyle = "#000";
+      ctx.lineWidth = 2;
+      ctx.stroke(rings);
     }
     if (data.valIndex.length === 0) {   // generated validation sets: clean points that are not training points
-      for (let k = 0; k < data.yval.length; k++) {
-        const [px, py] = toPixel(data.Xval[2 * k], data.Xval[2 * k + 1], size);
-        ctx.beginPath();
-        ctx.moveTo(px, py - 6);
-        ctx.lineTo(px + 6, py);
-        ctx.lineTo(px, py + 6);
-        ctx.lineTo(px - 6, py);
-        ctx.closePath();
-        ctx.fillStyle = rgb(CLASS_RGB[data.yval[k]], 1);
-        ctx.fill();
+      for (const label of [0, 1]) {
+        const diamonds = new Path2D();
+        for (let k = 0; k < data.yval.length; k++) {
+          if (data.yval[k] !== label) continue;
+          const [px, py] = toPixel(data.Xval[2 * k], data.Xval[2 * k + 1], size);
+          diamonds.moveTo(px, py - 6);
+          diamonds.lineTo(px + 6, py);
+          diamonds.lineTo(px, py + 6);
+          diamonds.lineTo(px - 6, py);
+          diamonds.closePath();
+        }
+        ctx.fillStyle = rgb(CLASS_RGB[label], 1);
+        ctx.fill(diamonds);
         ctx.strokeStyle = "#111";
         ctx.lineWidth = 1.4;
-        ctx.stroke();
+        ctx.stroke(diamonds);
       }
     }
   }
@@ -529,7 +552,13 @@
     return x === null || x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(digits);
   }
 
+  /** Losses and norms span many orders of magnitude once the model fits its validation set: significant digits. */
+  function sig(x) {
+    return x === null || x === undefined || !Number.isFinite(x) ? "–" : x.toPrecision(4);
+  }
+
   function draw() {
+    const started = performance.now();
     const data = trainer.data;
     ui.lastWeights = trainer.currentWeights();
     const active = trainer.activeMethods();
@@ -566,6 +595,7 @@
     $("notes").textContent = ui.messages.concat(notes).join(" ");
     ui.frames++;
     ui.dirty = false;
+    ui.drawMs = performance.now() - started;
   }
 
   // -------- one L2RW step, opened up
@@ -623,7 +653,7 @@
     const share = (pred) => e.batch.reduce((s, i, k) => s + (pred(i) ? e.weights[k] : 0), 0);
     const noisyCount = e.batch.filter((i) => d.flipped[i]).length;
     $("explain-1").textContent = `Batch of ${B} (ringed in the L2RW panel) and ${d.yval.length} clean validation ` +
-      `points. Validation loss ${fmt(e.valLoss, 4)}, |∇L_val| = ${fmt(e.valNorm, 4)}.`;
+      `points. Validation loss ${sig(e.valLoss)}, |∇L_val| = ${sig(e.valNorm)}.`;
     $("explain-2").textContent = `Score of example i = ∇ℓ_i · ∇L_val (−dL_val/dε_i at ε = 0, divided by lr). ` +
       `${positive} of ${B} scores are positive. Check, Algorithm 1 as printed, for the top example: a finite ` +
       `difference of the look-ahead validation loss gives −dL_val/dε = ${e.slope.toPrecision(6)}; lr × score = ` +
@@ -633,8 +663,8 @@
       `the weight; the true minority class gets ${fmt(100 * share((i) => d.minority[i] === 1), 1)}%` +
       (e.weights.some((w) => w > 0) ? "." : ". Every score is <= 0: all weights are 0 and this step is skipped.");
     $("explain-4").textContent = `The update θ ← θ − lr Σ w_i ∇ℓ_i (lr ${e.lr}): validation loss ` +
-      `${fmt(e.valLoss, 4)} → ${fmt(e.lossAfterL2rw, 4)} after this L2RW step; a plain step on the same batch ` +
-      `would give ${fmt(e.lossAfterPlain, 4)}.`;
+      `${sig(e.valLoss)} → ${sig(e.lossAfterL2rw)} after this L2RW step; a plain step on the same batch ` +
+      `would give ${sig(e.lossAfterPlain)}.`;
     drawBars($("chart-explain"), order, e, d);
     const body = $("explain-rows");
     body.textContent = "";
@@ -834,12 +864,22 @@
     });
   }
 
-  function loop() {
+  /** The animation loop. `speed` is steps per 1/60 s: when frames come slower than 60 a second (a busy machine, a
+   * slow screen), each frame takes proportionally more steps, so training runs at 60 x speed steps a second
+   * whatever the redraw rate (up to a 250 ms catch-up per frame). */
+  let lastFrame = null;
+  let owed = 0;
+  function loop(now) {
     if (ui.playing) {
+      const elapsed = lastFrame === null ? 1000 / 60 : Math.min(250, now - lastFrame);
+      owed += trainer.state.speed * elapsed * 60 / 1000;
       let trained = false;
-      for (let k = 0; k < trainer.state.speed; k++) trained = trainer.trainStep() || trained;
+      for (; owed >= 1; owed--) trained = trainer.trainStep() || trained;
       ui.dirty = ui.dirty || trained;
+    } else {
+      owed = 0;
     }
+    lastFrame = now;
     if (ui.dirty) draw();
     window.requestAnimationFrame(loop);
   }
@@ -870,9 +910,9 @@
       return trainer.snapshot();
     },
     /** {step, testAccuracy: {plain, proportion, l2rw}, meanWeight: {noisy, clean, minority, majority}, counts,
-     * frames, playing, state, ...}. */
+     * frames (redraws so far), drawMs (the last redraw's JavaScript time), playing, state, ...}. */
     snapshot() {
-      return Object.assign(trainer.snapshot(), { frames: ui.frames, playing: ui.playing });
+      return Object.assign(trainer.snapshot(), { frames: ui.frames, playing: ui.playing, drawMs: ui.drawMs });
     },
     /** Start (true) or stop (false) live training, as the play button does. */
     play(on) {
