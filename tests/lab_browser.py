@@ -104,8 +104,8 @@ def screenshots(after: str | Path, before: str | Path | None = None, steps: int 
         with lab_page(path) as (page, blocked):
             page.evaluate("l2rwLab.load({dataset: 'draw', nVal: 6, lr: 0.3, seed: 1})")
             draw_data_set(page)
-            if before:
-                page.evaluate("l2rwLab.train(1)")
+            if before:   # after two animation frames the page has drawn its state at step 0
+                page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
                 page.screenshot(path=str(before), full_page=True)
             snap = page.evaluate(f"l2rwLab.train({steps})")
             page.click("#open-step")

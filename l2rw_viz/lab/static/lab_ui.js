@@ -409,11 +409,13 @@
     for (let i = 0; i < N; i++) {
       const [px, py] = toPixel(data.X[2 * i], data.X[2 * i + 1], size);
       if (data.flipped[i]) {
-        const k = radius(i) + 2;   // a cross larger than the dot: the dot's colour (the label) stays visible
-        marks.moveTo(px - k, py - k);
-        marks.lineTo(px + k, py + k);
-        marks.moveTo(px - k, py + k);
-        marks.lineTo(px + k, py - k);
+        // a cross whose arms start outside the dot, so the dot's colour (the observed label) stays visible
+        const a = (radius(i) + 0.8) / Math.SQRT2;
+        const b = a + 3.5;
+        for (const [sx, sy] of [[1, 1], [1, -1], [-1, 1], [-1, -1]]) {
+          marks.moveTo(px + sx * a, py + sy * a);
+          marks.lineTo(px + sx * b, py + sy * b);
+        }
       }
     }
     for (const i of data.valIndex) {   // drawn data sets: validation points are training points, boxed
@@ -746,10 +748,12 @@
 
   function syncControls() {
     const s = trainer.state;
+    const generatedOnly = ["nTrain", "majority", "flip", "flipMode"];   // no meaning for a drawn data set
     for (const el of document.querySelectorAll("[data-key]")) {
       const key = el.dataset.key;
       if (el.type === "radio") el.checked = String(s[key]) === el.value;
       else el.value = String(s[key]);
+      el.disabled = s.dataset === "draw" && generatedOnly.includes(key);
     }
     for (const el of document.querySelectorAll("[data-show]")) el.textContent = String(s[el.dataset.show]);
     $("play").textContent = ui.playing ? "❚❚ pause" : "▶ play";
