@@ -361,12 +361,6 @@ const L2RW = (function () {
     return Y.length ? right / Y.length : NaN;
   }
 
-  /** P(y = 1 | x) at the point (x0, x1). */
-  function probability1(p, x0, x1, w) {
-    forward(p, [x0, x1], 0, w);
-    return w.prob[1];
-  }
-
   // ---------------------------------------------------------------------------------------------------------------
   // Learning to Reweight, Algorithm 1 (lines 4-11).
   //
@@ -531,5 +525,5 @@ const L2RW = (function () {
 
   return { mulberry32, stream, shuffle, range, DATASETS, FLIP_MODES, ACTIVATIONS, METHODS, makeData, initParams,
     zeros, copyParams, workspace, forward, backward, addGradient, dotGradient, meanLossAndGradient, meanLoss, accuracy,
-    probability1, l2rwScores, normalizeScores, batchWeights, sgdStep, BatchSampler, l2rwWeights, TENSORS };
+    l2rwScores, normalizeScores, batchWeights, sgdStep, BatchSampler, l2rwWeights, TENSORS };
 })();
