@@ -8,14 +8,14 @@
   "use strict";
 
   const METHODS = L2RW.METHODS;
-  const METHOD_TITLES = { plain: "plain SGD", proportion: "class-proportion weights", l2rw: "L2RW (Algorithm 1)" };
+  const METHOD_TITLES = { plain: "plain SGD", proportion: "class proportion", l2rw: "L2RW (Algorithm 1)" };
   const CLASS_RGB = [[31, 119, 180], [255, 127, 14]];   // label 0 (minority) blue, label 1 (majority) orange
   const GROUPS = ["noisy", "clean", "minority", "majority"];
   const GROUP_STYLE = {
-    noisy: { color: "#d62728", dash: [], label: "flipped labels" },
-    clean: { color: "#555555", dash: [], label: "clean labels" },
-    minority: { color: "#1f77b4", dash: [6, 3], label: "minority class (true)" },
-    majority: { color: "#ff7f0e", dash: [6, 3], label: "majority class (true)" },
+    noisy: { color: "#d62728", dash: [], label: "flipped" },
+    clean: { color: "#555555", dash: [], label: "clean" },
+    minority: { color: "#1f77b4", dash: [6, 3], label: "minority (true)" },
+    majority: { color: "#ff7f0e", dash: [6, 3], label: "majority (true)" },
   };
   const METHOD_COLORS = { plain: "#7f7f7f", proportion: "#9467bd", l2rw: "#2ca02c" };
   const VIEW = 3;   // the panels show [-VIEW, VIEW]^2 in standardised units
@@ -572,15 +572,15 @@
       const highlight = m === "l2rw" && ui.explain ? ui.explain.batch : null;
       drawPoints(ctx, w, data, m === "l2rw" ? ui.lastWeights : null, highlight);
       const acc = trainer.trainedSteps[m] > 0 || trainer.step === 0 ? trainer.accuracy(m) : null;
-      $(`title-${m}`).textContent = `${METHOD_TITLES[m]} · test accuracy ${fmt(acc, 3)}` +
-        (active.includes(m) ? "" : " · paused (method setting)");
+      $(`title-${m}`).textContent = `${METHOD_TITLES[m]} · accuracy ${fmt(acc, 3)}` +
+        (active.includes(m) ? "" : " · paused");
     }
     const groups = GROUPS.map((g) => Object.assign({ label: GROUP_STYLE[g].label, color: GROUP_STYLE[g].color,
       dash: GROUP_STYLE[g].dash }, smoothedGroup(trainer.cumulative[g], 300)));
     const peak = groups.reduce((mx, s) => Math.max(mx, ...s.y.filter((v) => v !== null)), 2);
     drawLineChart($("chart-weights"), groups, { xMin: 0, xMax: trainer.step, yMin: 0, yMax: Math.ceil(peak),
       yTicks: Array.from({ length: Math.ceil(peak) + 1 }, (_, k) => k), refLine: 1,
-      title: `L2RW: mean weight x batch size, moving mean over ${SMOOTH} steps (1 = plain SGD)` });
+      title: `L2RW mean weight x B, last ${SMOOTH} steps (1 = plain SGD)` });
     const h = trainer.accuracyHistory;
     drawLineChart($("chart-accuracy"), METHODS.map((m) => ({ label: m, color: METHOD_COLORS[m], x: h.step,
       y: h[m] })), { xMin: 0, xMax: trainer.step, yMin: 0.4, yMax: 1, yTicks: [0.4, 0.6, 0.8, 1],
