@@ -209,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("course", help="build OUT_DIR: the course as a static web site (l2rw_viz.site)", add_help=False)
     sub.add_parser("results", help="list|show|make|pack: the full results shipped with the package "
                    "(l2rw_viz.results.pack)", add_help=False)
+    p_lab = sub.add_parser("lab", help="OUT.html: the Reweight Lab, L2RW trained live in the browser (l2rw_viz.lab)",
+                           description="Write the Reweight Lab: one self-contained, offline HTML page that trains "
+                           "plain SGD, class-proportion weights and L2RW live on data drawn by clicking.")
+    p_lab.add_argument("out", help="the HTML file to write")
+    p_lab.add_argument("--force", action="store_true", help="replace OUT even if it is not a lab page")
     return parser
 
 
@@ -280,6 +285,13 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_lab(args) -> int:
+    from .lab import write_lab
+
+    print(f"wrote {write_lab(args.out, force=args.force)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``l2rw-viz`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -298,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_sweep(args)
         if args.command == "demo":
             return cmd_demo(args)
+        if args.command == "lab":
+            return cmd_lab(args)
     except ValueError as error:  # a bad value found by the library's checks: same exit as argparse's
         parser.exit(2, f"l2rw-viz {args.command}: error: {error}\n")
     except MnistDownloadError as error:  # offline with --data-source full: the reason, not a traceback

@@ -40,6 +40,7 @@ from .checks import check_int
 MARKER = ".l2rw-course-site.json"
 PLOTLY_JS = "plotly.min.js"
 EXPLORER_PAGE = "explorer.html"
+LAB_PAGE = "lab.html"   # the Reweight Lab (l2rw_viz.lab): written by every build, linked first on the index
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -274,6 +275,8 @@ font-weight: bold; }} .explorer {{ background: #eef4fa; padding: 10px 12px; }} s
 <p>The course of <code>l2rw-viz</code> on Ren, Zeng, Yang &amp; Urtasun (ICML 2018), rendered with every notebook
 executed. Figures are interactive (zoom, hover) and need no Python: this folder works from disk or on any web
 server.</p>
+<p class="explorer"><a href="{LAB_PAGE}"><b>For seminars: the Reweight Lab, no Python needed</b></a>: plain SGD,
+class-proportion weights and L2RW train live in the browser, side by side, on data you draw by clicking.</p>
 {banner}
 {explorer}
 <table><thead><tr><th>notebook</th><th>what it is about</th><th>figures</th><th>run time</th></tr></thead>
@@ -411,6 +414,9 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
         for p in paths:
             shutil.copy2(p, tmp / "notebooks" / p.name)
         shutil.copy2(_plotly_js_path(), tmp / PLOTLY_JS)
+        from .lab import write_lab
+
+        write_lab(tmp / LAB_PAGE, back_link="index.html")
         explorer_info = None
         if explorer:
             from .viz.static_explorer import write_explorer
