@@ -308,10 +308,13 @@ def toy_weights_over_seeds(state, seeds, method: str = "l2rw"):
 def wide_markdown(text: str, font_px: int = 12):
     """Markdown with wide tables (``docs/departures.md`` in notebook 6) as HTML that fits the page: fixed-layout
     tables at 100 % width whose cells wrap, in a box that scrolls sideways if a word still does not fit. Raw HTML in
-    ``text`` is escaped. Returns an ``IPython.display.HTML``."""
+    ``text`` is escaped (HTML comments are dropped). Returns an ``IPython.display.HTML``."""
+    import re
+
     import mistune
     from IPython.display import HTML
 
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)   # comments are invisible in Markdown: not shown escaped
     body = mistune.create_markdown(escape=True, plugins=["table"])(text)
     style = ("<style>.l2rw-wide{overflow-x:auto;max-width:100%}"
              ".l2rw-wide table{table-layout:fixed;width:100%;border-collapse:collapse}"

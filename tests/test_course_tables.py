@@ -10,9 +10,10 @@ from l2rw_viz.viz import ExplorerState
 
 
 def test_wide_markdown_wraps_cells_and_escapes_raw_html():
-    html = wide_markdown("| a | b |\n|---|---|\n| <script>x</script> & `c<d` | **y** |").data
+    html = wide_markdown("<!-- a note -->\n| a | b |\n|---|---|\n| <script>x</script> & `c<d` | **y** |").data
     assert "<table>" in html and "table-layout:fixed" in html and "overflow-wrap:anywhere" in html
     assert "<script>" not in html and "&lt;script&gt;" in html and "<strong>y</strong>" in html
+    assert "a note" not in html
 
 
 def test_toy_weights_over_seeds_measures_each_seed_from_its_own_run():
