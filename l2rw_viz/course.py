@@ -305,10 +305,11 @@ def toy_weights_over_seeds(state, seeds, method: str = "l2rw"):
     return pd.DataFrame(rows).set_index("seed")
 
 
-def wide_markdown(text: str, font_px: int = 12):
+def wide_markdown(text: str, font_px: int = 12, widths=None):
     """Markdown with wide tables (``docs/departures.md`` in notebook 6) as HTML that fits the page: fixed-layout
     tables at 100 % width whose cells wrap, in a box that scrolls sideways if a word still does not fit. Raw HTML in
-    ``text`` is escaped (HTML comments are dropped). Returns an ``IPython.display.HTML``."""
+    ``text`` is escaped (HTML comments are dropped). ``widths``: column widths in percent (e.g. ``(35, 50, 15)``);
+    default equal columns. Returns an ``IPython.display.HTML``."""
     import re
 
     import mistune
@@ -320,5 +321,7 @@ def wide_markdown(text: str, font_px: int = 12):
              ".l2rw-wide table{table-layout:fixed;width:100%;border-collapse:collapse}"
              f".l2rw-wide th,.l2rw-wide td{{font-size:{int(font_px)}px;vertical-align:top;padding:3px 5px;"
              "white-space:normal;overflow-wrap:anywhere;border-bottom:1px solid #ddd;text-align:left}"
-             ".l2rw-wide td code{white-space:normal}</style>")
+             ".l2rw-wide td code{white-space:normal}"
+             + "".join(f".l2rw-wide th:nth-child({i + 1}){{width:{float(w):g}%}}" for i, w in enumerate(widths or ()))
+             + "</style>")
     return HTML(f"{style}<div class='l2rw-wide'>{body}</div>")

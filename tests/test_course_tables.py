@@ -14,6 +14,7 @@ def test_wide_markdown_wraps_cells_and_escapes_raw_html():
     assert "<table>" in html and "table-layout:fixed" in html and "overflow-wrap:anywhere" in html
     assert "<script>" not in html and "&lt;script&gt;" in html and "<strong>y</strong>" in html
     assert "a note" not in html
+    assert "th:nth-child(2){width:50%}" in wide_markdown("| a | b |\n|---|---|\n| 1 | 2 |", widths=(50, 50)).data
 
 
 def test_toy_weights_over_seeds_measures_each_seed_from_its_own_run():
