@@ -41,6 +41,12 @@ def _beyond(frame, a: str, b: str, setting: str) -> bool:
     return bool(abs(frame.at[a, setting] - frame.at[b, setting]) > spread)
 
 
+def _setting_of(table, column: str, default):
+    """The one value of an experiment setting the table's L2RW rows share (e.g. ``n_val``), else ``default``."""
+    values = table.loc[table.method == "l2rw", column].dropna().unique() if column in table else []
+    return (int(values[0]) if float(values[0]).is_integer() else float(values[0])) if len(values) == 1 else default
+
+
 def _count(k: int, n: int, noun: str = "proportion") -> str:
     """``"every proportion"`` or ``"2 of 5 proportions"``."""
     return f"every {noun}" if k == n else f"{k} of {n} {noun}{'s' if n > 1 else ''}"
@@ -62,7 +68,8 @@ def imbalance_claims(table: Any) -> list[dict]:
                      verdict="holds" if len(won) == len(settings) else f"holds at {len(won)} of {len(settings)}"))
     hard = settings[-1]
     beyond = _beyond(err, "l2rw", "plain", hard) and err.at["l2rw", hard] < err.at["plain", hard]
-    rows.append(dict(claim="At 99.5 % majority plain training collapses (predicts the majority); L2RW keeps learning",
+    rows.append(dict(claim=f"At {100 * float(hard):g} % majority plain training collapses (predicts the majority); "
+                           "L2RW keeps learning",
                      measured=f"p = {hard}: plain {_pct(err, 'plain', hard)}, L2RW {_pct(err, 'l2rw', hard)} "
                               "(50 % = always the majority on the balanced test set)",
                      verdict="holds" if beyond else "within the seed spread"))
@@ -74,9 +81,11 @@ def imbalance_claims(table: Any) -> list[dict]:
                               f"{w.mean_w_majority.max():.2f} (1 = uniform); minority higher at "
                               f"{_count(up, len(w))}",
                      verdict="holds" if up == len(w) else f"holds at {up} of {len(w)}"))
-    for method, text in (("finetune", "Not compared in the paper: plain training, then fine-tuning on the same 10 "
-                                      "clean images"),
-                         ("clean_only", "Not compared in the paper: training on the 10 clean images alone")):
+    n_val = _setting_of(table, "n_val", None)
+    images = f"{n_val} clean images" if n_val else "clean images"
+    unreported = "Not compared in the paper:"
+    for method, text in (("finetune", f"{unreported} plain training, then fine-tuning on the same {images}"),
+                         ("clean_only", f"{unreported} training on the {images} alone")):
         if method not in err.index:
             continue
         ahead = [s for s in settings if err.at[method, s] < err.at["l2rw", s]]
@@ -105,8 +114,10 @@ def noise_claims(table: Any) -> list[dict]:
         else:
             parts.append(f"{s}: {best} {_pct(acc, best, s)} vs L2RW {_pct(acc, 'l2rw', s)}"
                          f"{'' if _beyond(acc, best, 'l2rw', s) else ' (within the spread)'}")
+    rate = _setting_of(table, "noise_rate", None)
     rows.append(dict(claim="Table 2: L2RW has the highest accuracy under uniform and under background flips "
-                           "(paper: CIFAR-10; here: MNIST, 40 % flips, every shipped method)",
+                           f"(paper: CIFAR-10; here: MNIST, {f'{100 * rate:g} % ' if rate else ''}flips, every shipped "
+                           "method)",
                      measured="; ".join(parts),
                      verdict="holds" if won == len(settings) else f"holds in {won} of {len(settings)}"))
     w = table[table.method == "l2rw"].groupby("setting_value")[["mean_w_noisy", "mean_w_clean"]].mean()
