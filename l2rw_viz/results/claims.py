@@ -92,7 +92,7 @@ def imbalance_claims(table: Any) -> list[dict]:
         detail = "; ".join(f"p = {s}: {_pct(err, method, s)} vs L2RW {_pct(err, 'l2rw', s)}"
                            f"{'' if _beyond(err, method, 'l2rw', s) else ' (within the spread)'}" for s in ahead)
         measured = (f"lower mean error than L2RW at {_count(len(ahead), len(settings))}: {detail}" if ahead
-                    else "higher mean error than L2RW at every proportion")
+                    else "no lower mean error than L2RW at any proportion")
         rows.append(dict(claim=text, measured=measured,
                          verdict=f"L2RW loses at {len(ahead)} of {len(settings)}" if ahead else "L2RW wins"))
     return rows
