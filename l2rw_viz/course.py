@@ -2,8 +2,8 @@
 
 Only what two or more notebooks need lives here: announcing the device, a hand-written full-batch weighted fit for
 toy problems (the teaching version of the trainer), per-class accuracy, and decision boundaries of several models
-on one 2-D picture. Everything else the notebooks call comes from the library proper (``data``, ``reweight``,
-``train``, ``methods``, ``experiments``, ``viz``).
+on one 2-D picture, the toy weights over seeds. Everything else the notebooks call comes from the library proper
+(``data``, ``reweight``, ``train``, ``methods``, ``experiments``, ``viz``).
 """
 
 from __future__ import annotations
@@ -274,3 +274,54 @@ def layerwise_score_parts(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_
             part = part + d @ dv.sum(0)                              # delta_i . G_b
         parts.append(part.detach())
     return [n for n, _ in layers], torch.stack(parts, 1)
+
+
+def toy_weights_over_seeds(state, seeds, method: str = "l2rw"):
+    """One toy run per seed of the explorer's set-up ``state`` (an :class:`~l2rw_viz.viz.ExplorerState`), and the
+    mean weight ``x B`` each group got: what notebook 8 (and notebook 5) may say about "flipped labels get less
+    weight" is then measured over seeds, not read off one run.
+
+    Returns:
+        ``pandas.DataFrame`` indexed by seed: ``test_accuracy`` (fraction), ``flipped``, ``clean``, ``minority``,
+        ``majority`` (mean over the recorded steps of the group's mean ``weight * B``; 1 = uniform), and
+        ``flipped_labelled_minority`` (the share of flipped examples that carry the minority's label: with
+        imbalance and flips at once most do, and L2RW up-weights that label as a whole).
+    """
+    import pandas as pd
+
+    from .viz.live import train_toy
+
+    rows = []
+    for seed in seeds:
+        run = train_toy(state.replace(seed=int(seed), method=method), boundary_every=10**9, resolution=2)
+        h = run.history
+        flipped, minority = np.asarray(h.is_noisy, bool), np.asarray(h.is_minority, bool)
+        label = int(np.bincount(h.y_clean[minority]).argmax()) if minority.any() else -1   # the minority's class
+        rows.append(dict(seed=int(seed), test_accuracy=h.final_test_accuracy,
+                         **{g: float(np.nanmean(h.mean_weight(k))) for g, k in
+                            (("flipped", "noisy"), ("clean", "clean"), ("minority", "minority"),
+                             ("majority", "majority"))},
+                         flipped_labelled_minority=float((h.y[flipped] == label).mean()) if flipped.any() else np.nan))
+    return pd.DataFrame(rows).set_index("seed")
+
+
+def wide_markdown(text: str, font_px: int = 12, widths=None):
+    """Markdown with wide tables (``docs/departures.md`` in notebook 6) as HTML that fits the page: fixed-layout
+    tables at 100 % width whose cells wrap, in a box that scrolls sideways if a word still does not fit. Raw HTML in
+    ``text`` is escaped (HTML comments are dropped). ``widths``: column widths in percent (e.g. ``(35, 50, 15)``);
+    default equal columns. Returns an ``IPython.display.HTML``."""
+    import re
+
+    import mistune
+    from IPython.display import HTML
+
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)   # comments are invisible in Markdown: not shown escaped
+    body = mistune.create_markdown(escape=True, plugins=["table"])(text)
+    style = ("<style>.l2rw-wide{overflow-x:auto;max-width:100%}"
+             ".l2rw-wide table{table-layout:fixed;width:100%;border-collapse:collapse}"
+             f".l2rw-wide th,.l2rw-wide td{{font-size:{int(font_px)}px;vertical-align:top;padding:3px 5px;"
+             "white-space:normal;overflow-wrap:anywhere;border-bottom:1px solid #ddd;text-align:left}"
+             ".l2rw-wide td code{white-space:normal}"
+             + "".join(f".l2rw-wide th:nth-child({i + 1}){{width:{float(w):g}%}}" for i, w in enumerate(widths or ()))
+             + "</style>")
+    return HTML(f"{style}<div class='l2rw-wide'>{body}</div>")

@@ -17,20 +17,27 @@ from .weights import weight_ranking
 
 
 def gallery_figure(history: History, x: Any, k: int = 8, class_names: Sequence[str] | None = None,
-                   title: str | None = None, height: int = 360) -> go.Figure:
+                   title: str | None = None, height: int = 360, seed: int = 0) -> go.Figure:
     """The ``k`` highest- and ``k`` lowest-weighted training images, labelled "seen <observed> / true <clean>".
 
     Args:
         x: ``(n, 28, 28)``, ``(n, 1, 28, 28)`` or ``(n, 784)`` the run's training images (``dataset.x``; numpy or
             torch, any scale — each image is shown on its own min-max scale).
         class_names: display name per label (``dataset.class_names``), e.g. ``["4", "9"]``.
+        seed: which sample the bottom row shows when more than ``k`` images share the lowest mean weight.
     Row 1 holds the highest weights, row 2 the lowest; each panel's trace has ``meta={"index", "weight"}``.
+    Ties have no order: when more than ``k`` images share the lowest mean weight (often weight 0, never used), the
+    bottom row is a random sample of them (``seed``), its row label says so, and ``fig.layout.meta["tied_lowest"]``
+    holds how many are tied (1 when the lowest weight is unique).
     """
     k = check_int("k", k, 1)
     imgs = _as_images(x, len(history.y))
     order, mean = weight_ranking(history)
     k = min(k, max(len(order) // 2, 1))
     top, bottom = order[:k], order[::-1][:k]
+    tied = order[mean[order] == mean[order[-1]]]        # every image at the lowest mean weight
+    if len(tied) > k:   # a tie-break by index would pick arbitrary images: sample them, and say so
+        bottom = np.sort(np.random.default_rng(check_int("seed", seed, 0)).choice(tied, size=k, replace=False))
     names = list(class_names) if class_names else [str(c) for c in range(int(history.y_clean.max()) + 1)]
 
     def caption(i):
@@ -51,8 +58,11 @@ def gallery_figure(history: History, x: Any, k: int = 8, class_names: Sequence[s
                                      f"({history.meta.get('method', '')})")
     fig.add_annotation(text="highest", x=-0.01, y=0.8, xref="paper", yref="paper", xanchor="right",
                        showarrow=False, font=dict(size=13))
-    fig.add_annotation(text="lowest", x=-0.01, y=0.2, xref="paper", yref="paper", xanchor="right",
-                       showarrow=False, font=dict(size=13))
+    low_label = (f"lowest<br><span style='font-size:10px'>{k} of {len(tied)}<br>tied at {mean[tied[0]]:.2f},<br>"
+                 "at random</span>" if len(tied) > k else "lowest")
+    fig.add_annotation(text=low_label, x=-0.01, y=0.2, xref="paper", yref="paper", xanchor="right",
+                       showarrow=False, font=dict(size=13), align="right")
+    fig.update_layout(meta={"tied_lowest": int(len(tied))})
     return fig
 
 

@@ -62,3 +62,42 @@ def toy_layout(fig, x: np.ndarray, title: str, width: int | None, height: int) -
     fig.update_xaxes(range=[x0, x1], showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(range=[y0, y1], showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1,
                      constrain="domain")
+
+
+def log_tick_values(values) -> list[float]:
+    """Tick positions 1-2-5 per decade (..., 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, ...) covering the positive finite
+    ``values`` (any array-like), one tick beyond each end at most (only 1 and 5 when that makes more than 10;
+    only powers of ten, at most about 8, over many decades).
+    On a log axis plotly labels the 2s and 5s between powers of ten with their leading digit only ("2" for 200);
+    explicit ticks read in full."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v) & (v > 0)]
+    if not len(v):
+        return [1.0]
+    lo, hi = v.min(), v.max()
+    decades = range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+
+    def covering(mantissas):
+        ticks = [m * 10.0 ** e for e in decades for m in mantissas]
+        below, above = [t for t in ticks if t <= lo], [t for t in ticks if t >= hi]
+        start, stop = (below[-1] if below else ticks[0]), (above[0] if above else ticks[-1])
+        return [float(f"{t:.3g}") for t in ticks if start <= t <= stop]
+
+    chosen = covering((1, 2, 5))
+    if len(chosen) > 10:   # four decades or more: 1 and 5 per decade are enough to read a value
+        chosen = covering((1, 5))
+    if len(chosen) > 14:   # many decades: powers of ten only, at most about 8 of them, both ends kept
+        powers = covering((1,))
+        chosen = powers[::int(np.ceil(len(powers) / 8))]
+        chosen += [] if chosen[-1] == powers[-1] else [powers[-1]]
+    return chosen
+
+
+def full_log_axis(fig, axis: str, values, **where) -> None:
+    """Make ``axis`` (``"x"`` or ``"y"``) of ``fig`` logarithmic with ticks that read in full (``200``, not
+    ``2``): :func:`log_tick_values` of the plotted ``values``. ``where``: ``row``/``col`` of a subplot."""
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis={axis!r} is not allowed; allowed: 'x', 'y'")
+    ticks = log_tick_values(values)
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    update(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], **where)

@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from ..checks import check_choice, check_int
 from ..history import History
-from .style import GROUP_COLORS, GROUP_LABELS, TEMPLATE, rgba
+from .style import GROUP_COLORS, GROUP_LABELS, TEMPLATE, full_log_axis, rgba
 from .weights import check_groups, moving_average, step_windows, weight_quantiles
 
 
@@ -51,8 +51,8 @@ def weight_trajectory_figure(history: History, groups: Sequence[str] | str | Non
     # on a log axis an annotation's y is log10 of the value (a shape's is not): 0 puts the label at weight 1
     fig.add_annotation(x=0, xref="paper", y=0.0 if log_y else 1.0, yref="y", text="uniform", showarrow=False,
                        xanchor="left", yanchor="bottom")
-    if log_y:
-        fig.update_yaxes(type="log")
+    if log_y:   # ticks that read in full ("200", not plotly's "2"), over everything drawn
+        full_log_axis(fig, "y", np.concatenate([np.asarray(t.y, float) for t in fig.data] + [[1.0]]))
     method = history.meta.get("method", "")
     fig.update_layout(template=TEMPLATE, height=height, title=title or f"Learned weight per group ({method})",
                       xaxis_title="training step", yaxis_title="weight x batch size",
