@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from ..checks import check_int, check_seed
 from ..device import resolve_device
 from ..methods import canonical_args
+from ..sweep_cluster import check_backend
 from ..sweep_worker import run_in_worker
 from . import run as _run
 from .build import parse_method_args, resolve_data_source
@@ -126,7 +127,7 @@ def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all
 def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", settings: Iterable | None = None,
           seeds: Iterable[int] | None = None, out: str | os.PathLike | None = None, jobs: int = 1,
           steps: int | None = None, device: str = "auto", data_source: str = "auto", progress: bool = True,
-          recipe: str = "ours", **options):
+          recipe: str = "ours", backend: str = "local", scheduler: str | None = None, **options):
     """Run every (setting, seed, method) of an experiment that is not yet in ``out``; return the whole table.
 
     Args:
@@ -139,6 +140,9 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
             runs in this process with ``run_one``'s default, 1 thread on the CPU).
         recipe: ``"ours"`` or ``"paper"`` (see :func:`~l2rw_viz.experiments.run.run_one`); one results file holds one
             recipe.
+        backend: ``"local"`` (this machine: ``jobs`` processes) or ``"dask"`` (the runs as tasks of the Dask cluster
+            at ``scheduler``, e.g. ``"tcp://10.0.0.5:8786"``, through joblib's Dask backend; ``jobs`` must stay 1:
+            the cluster's workers decide how many runs run at once; see :mod:`l2rw_viz.sweep_cluster`).
         options: passed to :func:`~l2rw_viz.experiments.run.run_one` (``history_dir``, ``on_zero_weights``, ``lr``,
             ...); ``method_args`` goes to every method of the sweep (see :func:`plan_sweep`).
 
@@ -147,6 +151,7 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
         ``out`` is ``None``.
     """
     jobs = check_int("jobs", jobs, 1)
+    check_backend(backend, scheduler, jobs)
     specs = plan_sweep(experiment, methods, settings, seeds, steps, device, data_source, out, recipe, **options)
     rows: list[dict] = []
     diverged: list[list] = []
@@ -165,7 +170,15 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
         bar.update(1)
 
     try:
-        if jobs == 1 or len(specs) <= 1:
+        if backend == "dask" and specs:
+            from ..sweep_cluster import dask_parallel  # Dask is imported only for a Dask sweep
+
+            with dask_parallel(scheduler) as parallel:
+                # one torch thread per run (workers run one run at a time); no parent watchdog: the sweeping process
+                # may be on another machine, and the scheduler releases its tasks when its connection closes
+                for row in parallel(delayed(run_in_worker)(asdict(spec), 1, None) for spec in specs):
+                    collect(row, RunSpec(**row["spec"]) if "diverged" in row else None)
+        elif jobs == 1 or len(specs) <= 1:
             for spec in specs:   # in this process, through the workers' entry point (it reports a diverged run)
                 collect(run_in_worker(asdict(spec), None), spec)
         else:
