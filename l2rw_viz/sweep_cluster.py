@@ -103,6 +103,34 @@ def check_workers(client, scheduler: str, timeout: float) -> dict[str, dict]:
     return described
 
 
+def _joblib_dask_backend(client, timeout: float):
+    """joblib's Dask backend for ``client``, with one fix: a task whose Dask future ends in error (a worker lost, a
+    task cancelled) is reported to joblib as a failed task. joblib's own backend (1.6) only calls joblib back for
+    tasks that finished, so a ``KilledWorker`` left ``Parallel`` waiting forever (seen here: a sweep hung after its
+    worker was killed with ``distributed.scheduler.allowed-failures`` 0)."""
+    import asyncio
+
+    from joblib._dask import DaskDistributedBackend
+
+    class ReportingDaskBackend(DaskDistributedBackend):
+        async def _collect(self):
+            while self._continue:
+                async for future, result in self.waiting_futures:
+                    cf_future = self._results.pop(future)
+                    callback = self._callbacks.pop(future)
+                    if future.status == "finished":
+                        cf_future.set_result(result)
+                        callback(result)
+                    else:   # "error": (type, exception, traceback); "cancelled": the exception
+                        error = result[1] if isinstance(result, tuple) else result
+                        cf_future.set_exception(error)
+                        callback(error)   # joblib raises it in the sweeping process (retrieve_result_callback)
+                await asyncio.sleep(0.01)
+
+    # pure=False: a run is never merged with another by Dask's task-name hashing
+    return ReportingDaskBackend(client=client, wait_for_workers_timeout=timeout, pure=False)
+
+
 @contextlib.contextmanager
 def dask_parallel(scheduler: str, timeout: float = 30.0) -> Iterator:
     """A joblib ``Parallel`` (results as they finish, one run per task) on the Dask cluster at ``scheduler``, after
@@ -117,8 +145,8 @@ def dask_parallel(scheduler: str, timeout: float = 30.0) -> Iterator:
         from distributed import KilledWorker
 
         # batch_size=1: a task is one run (joblib would otherwise batch short tasks, and a lost worker would take a
-        # whole batch with it); pure=False: a run is never merged with another by Dask's task-name hashing
-        with parallel_config(backend="dask", client=client, wait_for_workers_timeout=timeout, pure=False):
+        # whole batch with it)
+        with parallel_config(backend=_joblib_dask_backend(client, timeout)):
             try:
                 yield Parallel(return_as="generator_unordered", batch_size=1)
             except KilledWorker as error:
