@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     n_runs = len(args.methods) * len(args.settings) * len(args.seeds)
     start = time.perf_counter()
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None)
+                           dashboard_address="127.0.0.1:0")
     print(f"LocalCluster (2 workers x 1 thread) up in {time.perf_counter() - start:.1f} s; "
           f"{n_runs} runs of {args.experiment}, {args.steps} steps; {os.cpu_count()} cores")
     times: dict[str, list[float]] = {"jobs2": [], "dask": []}

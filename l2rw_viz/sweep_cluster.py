@@ -127,8 +127,7 @@ def _joblib_dask_backend(client, timeout: float):
                         callback(error)   # joblib raises it in the sweeping process (retrieve_result_callback)
                 await asyncio.sleep(0.01)
 
-    # pure=False: a run is never merged with another by Dask's task-name hashing
-    return ReportingDaskBackend(client=client, wait_for_workers_timeout=timeout, pure=False)
+    return ReportingDaskBackend(client=client, wait_for_workers_timeout=timeout)
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ WAIT_S = 240   # headroom for worker start-up and torch imports on a loaded mach
 def cluster():
     """A LocalCluster as a lecturer would start one (worker processes, one thread each), on 127.0.0.1 only."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as local:
+                                  dashboard_address="127.0.0.1:0") as local:
         with distributed.Client(local.scheduler_address, set_as_default=False) as client:
             client.wait_for_workers(2, timeout=WAIT_S)
             yield local, client
@@ -180,7 +180,7 @@ def test_a_killed_sweeping_process_loses_no_written_row(cluster, reference, tmp_
 
 def test_workers_with_several_threads_are_refused_before_any_run(tmp_path):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1",
-                                  dashboard_address=None) as local:
+                                  dashboard_address="127.0.0.1:0") as local:
         with pytest.raises(ValueError, match="several threads.*--nthreads 1"):
             sweep("toy-imbalance", out=tmp_path / "r.csv", progress=False, backend="dask",
                   scheduler=local.scheduler_address, **RUNS)
