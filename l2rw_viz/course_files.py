@@ -88,10 +88,11 @@ def course_notebooks(folder: str | os.PathLike | None = None) -> list[Path]:
 
 
 def course_contents(folder: str | os.PathLike) -> dict[str, bytes]:
-    """What ``copy_course`` writes into ``folder``: ``{file name: bytes}``, the notebooks and ``README.md``."""
+    """What ``copy_course`` writes into ``folder``: ``{file name: bytes}``, the notebooks and ``README.md`` (whose
+    commands name ``folder`` as it was given, e.g. ``./course``)."""
     source = notebooks_dir()
     files = {p.name: p.read_bytes() for p in course_notebooks(source)}
-    readme = _HOW_TO_OPEN.format(version=__version__, folder=Path(folder).as_posix())
+    readme = _HOW_TO_OPEN.format(version=__version__, folder=folder if isinstance(folder, str) else os.fspath(folder))
     if (source / "README.md").is_file():
         readme += (source / "README.md").read_text()
     files["README.md"] = readme.encode()
@@ -136,8 +137,8 @@ def _read_record(folder: Path) -> dict[str, str]:
 def edited_files(folder: str | os.PathLike, files: dict[str, bytes] | None = None) -> list[str]:
     """The files of ``folder`` that a copy would overwrite although the student changed them: present, not equal
     to what the copy writes now, and not equal to what an earlier copy wrote (its record)."""
-    folder = Path(folder)
     files = course_contents(folder) if files is None else files
+    folder = Path(folder)
     written = _read_record(folder)
     edited = []
     for name, data in files.items():
@@ -157,10 +158,10 @@ def copy_course(folder: str | os.PathLike, force: bool = False) -> list[Path]:
     then nothing is written and a ``ValueError`` lists the edited files. Each file is written atomically; other
     files in ``folder`` are left alone.
     """
+    files = course_contents(folder)
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"folder={str(folder)!r} is a file; allowed: a folder (new, or one to add the course to)")
-    files = course_contents(folder)
     if not force:
         edited = edited_files(folder, files)
         if edited:
