@@ -8,6 +8,7 @@
     l2rw-viz bench [args...]                 (delegates to l2rw_viz.bench)
     l2rw-viz export HISTORY.npz OUT.html ... (delegates to l2rw_viz.viz.export)
     l2rw-viz course build OUT_DIR [--smoke]  (delegates to l2rw_viz.site: the course as a static web site)
+    l2rw-viz course copy DIR [--force]       (the notebooks into a folder of yours; l2rw_viz.course_files)
     l2rw-viz results list|show|make|pack ... (the shipped full results; delegates to l2rw_viz.results.pack)
 
 Every option is validated before any training starts, output paths included (``--out`` must be a new file or a
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from . import __version__
 from .data.mnist import MnistDownloadError
 from .device import resolve_device
 from .experiments import (
@@ -42,6 +44,7 @@ from .experiments import (
     summarize,
     sweep,
 )
+from .sweep_cluster import WorkerLostError, check_backend
 
 # Commands whose module owns its options: ``l2rw-viz NAME ...`` calls ``MODULE.main([...])``.
 DELEGATED = {"bench": "l2rw_viz.bench", "export": "l2rw_viz.viz.export", "course": "l2rw_viz.site",
@@ -161,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="l2rw-viz", description="Learning to Reweight Examples (Ren et al., ICML 2018): run the paper's "
         "experiments and the classic baselines on identical splits and seeds, and write tidy result tables.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"l2rw-viz {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p_run = sub.add_parser("run", help="train one method on one setting and append its row",
@@ -192,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_sweep.add_argument("--jobs", type=_positive_int, default=1,
                          help="parallel worker processes; each gets cores/jobs torch threads")
     p_sweep.add_argument("--no-progress", action="store_true", help="hide the sweep's progress bar")
+    p_sweep.add_argument("--backend", choices=["local", "dask"], default="local",
+                         help="where the runs run: 'local' (--jobs processes here) or 'dask' (tasks on the Dask "
+                              "cluster at --scheduler; see l2rw_viz.sweep_cluster)")
+    p_sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                         help="the Dask scheduler's address with --backend dask, e.g. tcp://10.0.0.5:8786")
 
     sub.add_parser("list", help="list experiments and methods", description="List experiments and methods.")
 
@@ -206,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("bench", help="timing benchmarks (l2rw_viz.bench); arguments are passed on", add_help=False)
     sub.add_parser("export", help="HISTORY.npz OUT.html: standalone HTML animation (l2rw_viz.viz.export)",
                    add_help=False)
-    sub.add_parser("course", help="build OUT_DIR: the course as a static web site (l2rw_viz.site)", add_help=False)
+    sub.add_parser("course", help="build OUT_DIR: the course as a static web site (l2rw_viz.site); copy DIR: the "
+                   "notebooks into a folder of yours (l2rw_viz.course_files)", add_help=False)
     sub.add_parser("results", help="list|show|make|pack: the full results shipped with the package "
                    "(l2rw_viz.results.pack)", add_help=False)
     p_lab = sub.add_parser("lab", help="OUT.html: the Reweight Lab, L2RW trained live in the browser (l2rw_viz.lab)",
@@ -262,6 +272,7 @@ def cmd_sweep(args) -> int:
                "recipe": args.recipe, "method_args": _method_args(args.method_arg)}
     _check_outputs(args)
     # validate everything (names, settings, seeds, device, data source) before the first run
+    check_backend(args.backend, args.scheduler, args.jobs)
     pending = plan_sweep(args.experiment, args.methods, args.settings, args.seeds, args.steps, args.device,
                          args.data_source, args.out, **options)
     print(f"{len(pending)} run(s) to do" + (f"; finished rows in {args.out} are skipped" if args.out else ""))
@@ -270,7 +281,8 @@ def cmd_sweep(args) -> int:
         print(f"{stale} row(s) in {args.out} were written by an older version of l2rw-viz: they are run again")
     start = time.perf_counter()
     table = sweep(args.experiment, args.methods, args.settings, args.seeds, args.out, args.jobs, args.steps,
-                  args.device, args.data_source, progress=not args.no_progress, **options)
+                  args.device, args.data_source, progress=not args.no_progress, backend=args.backend,
+                  scheduler=args.scheduler, **options)
     print(f"sweep took {time.perf_counter() - start:.1f} s")
     if len(table):
         with pd.option_context("display.width", 160, "display.max_rows", 200):
@@ -314,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_lab(args)
     except ValueError as error:  # a bad value found by the library's checks: same exit as argparse's
         parser.exit(2, f"l2rw-viz {args.command}: error: {error}\n")
+    except WorkerLostError as error:   # --backend dask: the rows written so far stay; the same sweep resumes
+        parser.exit(1, f"l2rw-viz {args.command}: error: {error}\n")
     except MnistDownloadError as error:  # offline with --data-source full: the reason, not a traceback
         parser.exit(1, f"l2rw-viz {args.command}: error: {error}\n(here: --data-source subset, or auto, which "
                        "falls back to the subset)\n")

@@ -36,12 +36,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .checks import check_int
+from .course_files import notebooks_dir
 
 MARKER = ".l2rw-course-site.json"
 PLOTLY_JS = "plotly.min.js"
 EXPLORER_PAGE = "explorer.html"
 LAB_PAGE = "lab.html"   # the Reweight Lab (l2rw_viz.lab): written by every build, linked first on the index
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS_DIR = notebooks_dir()   # the repository's notebooks/ in a checkout, else the ones installed with the wheel
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -484,7 +485,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks", nargs="+", default=None, metavar="NB",
                    help="only these notebooks (numbers like 01 or names like 01_weighted_loss; default: all)")
     p.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR),
-                   help="where the NN_*.ipynb files are (default: the repository's notebooks/)")
+                   help="where the NN_*.ipynb files are, e.g. a lecturer's edited copies (default: the "
+                   "repository's notebooks/, or the installed course when there is no repository)")
     p.add_argument("--timeout", type=int, default=1200, help="seconds allowed per notebook cell (default: 1200)")
     p.add_argument("--jobs", type=int, default=1,
                    help="notebooks executed at once, and processes for the explorer's runs (default: 1)")
@@ -493,14 +495,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--explorer-grid", choices=["small", "full"], default=None,
                    help="the explorer's grid of settings (default: small with --smoke, else full)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    sub.add_parser("copy", help="copy the notebooks into DIR (l2rw_viz.course_files)", add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``l2rw-viz course build OUT_DIR [options]``; returns the exit status (2: bad option, 1: a notebook failed)."""
+    """``l2rw-viz course build OUT_DIR [options]`` (or ``course copy DIR``); returns the exit status (2: bad option,
+    1: a notebook failed)."""
     from .settings import smoke_mode
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["copy"]:   # `l2rw-viz course copy DIR`: its module owns its options
+        from .course_files import main as copy_main
+
+        return copy_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     smoke = args.smoke or smoke_mode()

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import __version__
 from .. import train as trainer
 from ..adaboost import AdaBoostBaseline
 from ..checks import check_choice, check_in_range, check_int, check_seed
@@ -107,7 +108,8 @@ def run_one(experiment: str | Experiment, method: str, setting=None, seed: int =
                noise_mode=setting if exp.setting_name == "noise_mode" else ("uniform" if "noise" in exp.bias else ""),
                proportion=setting if exp.setting_name == "proportion" else float("nan"), history_path="",
                results_version=RESULTS_VERSION, method_revision=METHOD_REVISIONS.get(method, 0), recipe=recipe,
-               method_args=canonical_args(args), method_settings=json.dumps(runner.describe(), sort_keys=True))
+               method_args=canonical_args(args), method_settings=json.dumps(runner.describe(), sort_keys=True),
+               l2rw_viz_version=__version__)
     keep: dict[str, Any] = {}
     start = time.perf_counter()
     with cpu_threads(dev, 1 if threads is None else threads):

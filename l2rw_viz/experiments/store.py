@@ -9,7 +9,8 @@ see :func:`method_variant`).
 
 :func:`append_row` rewrites the whole table to a temporary file under a lock and moves it into place with
 ``os.replace``, so a crash never leaves half a row. Rows carry ``results_version`` and ``method_revision``: rows
-written by an older version of the library or of their method are stale (a sweep runs them again).
+written by an older version of the library or of their method are stale (a sweep runs them again), and
+``l2rw_viz_version``, the package version that computed them (``l2rw_viz.__version__``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ ROW_COLUMNS = ("experiment", "method", "setting_name", "setting_value", "seed", 
 EXTRA_COLUMNS = ("results_version", "method_revision", "test_error_last5", "zero_weight_fraction", "n_train", "n_val",
                  "lr", "batch_size", "on_zero_weights", "data_seed", "noise_rate", "noise_mode", "proportion",
                  "history_path", "recipe", "method_args", "method_settings", "trajectory", "numerics",
-                 "inert")
+                 "inert", "l2rw_viz_version")
 KEY_COLUMNS = ("experiment", "method", "setting_value", "seed", "steps", "data_source", "method_args")
 # Bump when a change to the library changes what a run computes (data draw, a method, the trainer, defaults).
 # Rows written by another version are stale: a sweep runs them again (replacing them) instead of skipping them.

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from ..checks import check_int, check_seed
 from ..device import resolve_device
 from ..methods import canonical_args
+from ..sweep_cluster import check_backend
 from ..sweep_worker import run_in_worker
 from . import run as _run
 from .build import parse_method_args, resolve_data_source
@@ -126,7 +127,8 @@ def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all
 def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", settings: Iterable | None = None,
           seeds: Iterable[int] | None = None, out: str | os.PathLike | None = None, jobs: int = 1,
           steps: int | None = None, device: str = "auto", data_source: str = "auto", progress: bool = True,
-          recipe: str = "ours", pinned: bool = False, **options):
+          recipe: str = "ours", pinned: bool = False, backend: str = "local", scheduler: str | None = None,
+          **options):
     """Run every (setting, seed, method) of an experiment that is not yet in ``out``; return the whole table.
 
     Args:
@@ -142,6 +144,9 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
         pinned: run each run in a fresh process with pinned numerics (:mod:`l2rw_viz.numerics`: the same bits on
             any x86-64 CPU; one thread), ``jobs`` of them at a time. ``results make`` does this for the shipped
             tables; the rows' ``numerics`` column says so.
+        backend: ``"local"`` (this machine: ``jobs`` processes) or ``"dask"`` (the runs as tasks of the Dask cluster
+            at ``scheduler``, e.g. ``"tcp://10.0.0.5:8786"``, through joblib's Dask backend; ``jobs`` must stay 1:
+            the cluster's workers decide how many runs run at once; see :mod:`l2rw_viz.sweep_cluster`).
         options: passed to :func:`~l2rw_viz.experiments.run.run_one` (``history_dir``, ``on_zero_weights``, ``lr``,
             ...); ``method_args`` goes to every method of the sweep (see :func:`plan_sweep`).
 
@@ -150,6 +155,7 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
         ``out`` is ``None``.
     """
     jobs = check_int("jobs", jobs, 1)
+    check_backend(backend, scheduler, jobs)
     specs = plan_sweep(experiment, methods, settings, seeds, steps, device, data_source, out, recipe, **options)
     rows: list[dict] = []
     diverged: list[list] = []
@@ -170,6 +176,14 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
     try:
         if pinned:
             _run_pinned(specs, jobs, collect)
+        elif backend == "dask" and specs:
+            from ..sweep_cluster import dask_parallel  # Dask is imported only for a Dask sweep
+
+            with dask_parallel(scheduler) as parallel:
+                # one torch thread per run (workers run one run at a time); no parent watchdog: the sweeping process
+                # may be on another machine, and the scheduler releases its tasks when its connection closes
+                for row in parallel(delayed(run_in_worker)(asdict(spec), 1, None) for spec in specs):
+                    collect(row, RunSpec(**row["spec"]) if "diverged" in row else None)
         elif jobs == 1 or len(specs) <= 1:
             for spec in specs:   # in this process, through the workers' entry point (it reports a diverged run)
                 collect(run_in_worker(asdict(spec), None), spec)

@@ -182,6 +182,9 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
         "git_commit": git_commit,
         "earlier_git_commits": [c for c in dict.fromkeys(earlier_git_commits) if c != git_commit],
         "versions": _versions(),
+        # the package version(s) that computed the rows (rows from before the column existed are not counted)
+        "row_l2rw_viz_versions": sorted(table["l2rw_viz_version"].dropna().astype(str).unique())
+        if "l2rw_viz_version" in table.columns else [],
         "results_version": RESULTS_VERSION,
         "method_revisions": {m: METHOD_REVISIONS.get(m, 0) for m in methods},
         "numerics": sorted(table["numerics"].astype(str).unique()),
