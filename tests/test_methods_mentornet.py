@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 
 from l2rw_viz.data import make_noisy
+from l2rw_viz.experiments import parse_method_args
 from l2rw_viz.methods import get_method
 from l2rw_viz.methods.mentornet import (
+    OFFICIAL_DD_ARGS,
+    OFFICIAL_PD_ARGS,
     LossPercentileAverage,
     MentorNetwork,
     corrupt_labels,
     fit_mentor,
+    linear_weights,
     self_paced_weights,
 )
 from l2rw_viz.models import make_model
@@ -91,3 +98,68 @@ def test_mentornet_dd_run_learns_from_synthetic_corruption_and_beats_plain():
     late = slice(200, None)
     assert np.nanmean(h.mean_weight("noisy")[late]) < 0.5 * np.nanmean(h.mean_weight("clean")[late])
     assert h.final_test_accuracy > _run(ds, "plain").final_test_accuracy + 0.05
+
+
+def _method_args(args: dict) -> str:
+    """The ``--method-arg`` options that set ``args`` on the command line."""
+    return " ".join(f"--method-arg {k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in args.items())
+
+
+def test_the_linear_rule_by_hand():
+    # v = clip(1 - (loss - 1) / gamma, 0, 1): 1, 1, 0.5, 0 at gamma 1, then normalised
+    losses = torch.tensor([0.5, 1.0, 1.5, 3.0])
+    torch.testing.assert_close(linear_weights(losses, 1.0, 1.0), torch.tensor([0.4, 0.4, 0.2, 0.0]))
+    torch.testing.assert_close(linear_weights(losses, 1.0, 2.0), torch.tensor([1.0, 1.0, 0.75, 0.0]) / 2.75)
+    torch.testing.assert_close(linear_weights(losses, -5.0, 1.0), torch.zeros(4))      # every loss too high
+    with pytest.raises(ValueError, match="linear_gamma"):
+        get_method("mentornet_pd", total_steps=10, linear_gamma=0.0)
+    with pytest.raises(ValueError, match="linear_after"):
+        get_method("mentornet_pd", total_steps=10, linear_after=1.5)
+
+
+def test_the_defaults_have_no_linear_phase_and_use_the_label():
+    pd = get_method("mentornet_pd", total_steps=100)
+    assert (pd.percentile_start, pd.percentile_end, pd.burn_in, pd.decay, pd.linear_after) == (0.5, 0.8, 0.1, 0.9, None)
+    assert get_method("mentornet_dd", total_steps=100).label_feature is True
+
+
+def test_the_official_pd_schedule_phase_by_phase():
+    """Uniform while floor(100 * step / steps) <= 18, self-paced below lambda until 90% of the run, linear after
+    (google/mentornet models.py vstar_mentornet_pd), with one fixed percentile."""
+    pd = get_method("mentornet_pd", total_steps=2000, **OFFICIAL_PD_ARGS)
+    assert {pd.percentile_at(s) for s in (0, 379, 380, 1000, 1999)} == {0.75}
+    losses = torch.tensor([0.2, 0.4, 1.1, 1.3])        # lambda starts at the 0.75 quantile (1.15), then stays there
+    phases = {}
+    for step in (0, 379, 380, 1799, 1800, 1999):
+        phases[step] = pd.curriculum_weights(losses, SimpleNamespace(step=step))
+    for step in (0, 379):
+        torch.testing.assert_close(phases[step], torch.full((4,), 0.25))
+    for step in (380, 1799):
+        torch.testing.assert_close(phases[step], torch.tensor([1.0, 1.0, 1.0, 0.0]) / 3)
+    lam = float(torch.quantile(losses.double(), 0.75))
+    for step in (1800, 1999):
+        torch.testing.assert_close(phases[step], linear_weights(losses, lam, 1.0))
+    assert phases[1800][3] > 0                      # the linear rule still counts a loss a little above lambda
+
+
+def test_the_official_settings_parse_from_the_command_line_and_are_documented():
+    """The documented ``--method-arg`` options give exactly the official settings, and docs/departures.md shows them."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "departures.md").read_text()
+    for method, args in (("mentornet_pd", OFFICIAL_PD_ARGS), ("mentornet_dd", OFFICIAL_DD_ARGS)):
+        given = dict(option.split("=") for option in _method_args(args).replace("--method-arg ", "").split())
+        assert parse_method_args(method, given) == args
+        assert f"--method {method} {_method_args(args)}" in text
+    with pytest.raises(ValueError, match="label_feature"):
+        parse_method_args("mentornet_dd", {"label_feature": "maybe"})
+
+
+def test_mentornet_dd_without_the_label_feature_weighs_both_labels_alike():
+    ds = make_noisy("moons", rate=0.4, mode="background", seed=0)
+    method = get_method("mentornet_dd", total_steps=200, pretrain_steps=100, pretrain_lr=0.05, pretrain_batch_size=50,
+                        snapshot_every=10, label_feature=False)
+    h = train(make_model("toy_mlp", 2, (2,), seed=0), ds, method, steps=200, batch_size=50, lr=0.05, device="cpu",
+              seed=0, eval_every=200, progress=False)
+    assert (method.mentor_data["label"] == 0).all() and h.meta["method_settings"]["label_feature"] is False
+    losses = torch.tensor([0.3, 0.3, 2.0, 2.0], dtype=torch.float64)
+    w = method.curriculum_weights(losses, SimpleNamespace(step=150, y=torch.tensor([0, 1, 0, 1])))
+    assert w[0] == w[1] and w[2] == w[3]

@@ -1,10 +1,9 @@
-"""The two recipes side by side (``l2rw-viz results compare-recipes``), and the measured comparison that
-docs/departures.md shows: its table is the command's output on the CSV committed beside it."""
+"""The two recipes side by side (``l2rw-viz results compare-recipes``), on rows made from the shipped table.
+
+The measured comparison is pending re-measurement with the paper recipe's constant lr (docs/departures.md, last
+section): the runs that were shipped had the lr halved, the official code's dead code, and were withdrawn."""
 
 from __future__ import annotations
-
-import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,10 +12,6 @@ import pytest
 from l2rw_viz.cli import main as cli_main
 from l2rw_viz.results import load_results
 from l2rw_viz.results.recipes import format_recipe_comparison, recipe_comparison
-
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "departures.md"
-MEASURED = ROOT / "docs" / "data" / "paper_recipe_fig8.csv"
 
 
 def _paper_rows(methods=("plain", "l2rw"), setting=0.98, seeds=(0, 1), shift=0.01):
@@ -61,12 +56,3 @@ def test_compare_recipes_command(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0].split()[:3] == ["p", "method", "seeds"] and "l2rw" in out
 
-
-def test_departures_shows_the_measured_comparison_of_its_csv():
-    """The table under the paper-recipe heading is the command's output on the committed CSV, unedited."""
-    measured = pd.read_csv(MEASURED)
-    assert set(measured.recipe) == {"paper"} and set(measured.steps) == {8000}
-    expected = format_recipe_comparison(recipe_comparison(MEASURED), markdown=True)
-    text = DOC.read_text()
-    assert expected in text
-    assert re.search(r"l2rw-viz results compare-recipes docs/data/paper_recipe_fig8\.csv --markdown", text)

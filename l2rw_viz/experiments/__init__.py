@@ -19,12 +19,12 @@ exactly the same data.
 
 Recipes (``RECIPES``): ``"ours"`` (default) runs the experiments as defined here. ``"paper"`` runs the protocol
 of the paper's official code for Fig. 8 (``mnist-imbalance`` only): the official 3-convolution LeNet
-(``make_model("lenet_official")``), 8,000 steps, learning rate halved for the second half, unnormalised
-proportion weights (``Proportion(normalise=False)``), SGD still moving on all-zero weights
-(``on_zero_weights="step"``), 10 seeds for a sweep, and 5,000 training images where the full MNIST is available
-(on the offline subset: as many as it allows, 397-439). ``docs/departures.md`` lists what differs from the official
-code and which recipe removes it. Every row records its ``recipe``; a results file holds one recipe only (writing
-another into it is refused), so tables never mix them.
+(``make_model("lenet_official")``), 8,000 steps for every method, a constant learning rate (the official loop's
+halved lr reaches no operation), unnormalised proportion weights (``Proportion(normalise=False)``), SGD still
+moving on all-zero weights (``on_zero_weights="step"``), 10 seeds for a sweep, and 5,000 training images where the
+full MNIST is available (on the offline subset: as many as it allows, 397-439). ``docs/departures.md`` lists what
+differs from the official code and which recipe removes it. Every row records its ``recipe``; a results file holds
+one recipe only (writing another into it is refused), so tables never mix them.
 
 Results: :func:`run_one` returns one row (a dict with the columns of ``ROW_COLUMNS`` plus extras) and, given
 ``out``, appends it atomically to a CSV (the whole file is rewritten to a temporary file under a lock and moved

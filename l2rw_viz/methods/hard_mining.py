@@ -1,10 +1,15 @@
 """Hard example mining: the paper's "Hard Mining" baseline for class imbalance (Ren et al., 2018, Fig. 8).
 
-The rule of the official code (``reweight_hard_mining(positive=True)`` in uber-research/learning-to-reweight-examples,
-``mnist/reweight.py``): each step draws a bigger candidate pool (``pool_size``, 500 for batch 100, capped at the
-training set size), keeps *every* minority example in it, and adds *as many* of the highest-loss majority examples
-(at least one). The kept batch is therefore half minority, half hardest majority; the loss is the mean over the kept
-examples (weight ``1/k`` each for ``k`` kept, 0 for the rest).
+The selection rule of the official code (``reweight_hard_mining(positive=True)`` in
+uber-research/learning-to-reweight-examples, ``mnist/reweight.py:157-192``): each step draws a bigger candidate pool
+(``pool_size``, 500 for batch 100, capped here at the training set size), keeps *every* minority example in it, and
+adds *as many* majority examples (at least one). The kept batch is therefore half minority, half majority; the loss
+is the mean over the kept examples (weight ``1/k`` each for ``k`` kept, 0 for the rest).
+
+Which majority examples: here the highest-loss ones (the hardest, as the method's name and the paper say). The
+official code ranks by ``loss * label`` where ``loss`` is the batch's *mean* loss, one number (``get_model`` with
+``ex_wts=None`` returns ``reduce_mean``), so every majority example ties and ``tf.nn.top_k`` keeps the first ``k``
+in pool order: random undersampling to 50/50 (``docs/departures.md``, row 11).
 
 At p = 0.98 a pool of 397 training images (the offline subset) holds about 8 fours, so each step trains on
 about 16 images. An earlier version of this module filled the batch to ``batch_size`` with hard majority
@@ -34,8 +39,8 @@ from .proportion import observed_minority_classes
 
 
 def select_hard(losses: torch.Tensor, is_minority: torch.Tensor, keep: int | None = None) -> torch.Tensor:
-    """``(p,)`` bool mask of the kept pool entries (the official rule): every minority entry, plus as many of the
-    highest-loss majority entries as there are minority ones (at least one).
+    """``(p,)`` bool mask of the kept pool entries (the official 50/50 rule, ranked by each entry's own loss): every
+    minority entry, plus as many of the highest-loss majority entries as there are minority ones (at least one).
 
     Args:
         losses: ``(p,)`` per-example losses of the pool. is_minority: ``(p,)`` bool.

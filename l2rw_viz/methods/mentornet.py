@@ -8,7 +8,10 @@ percentile of the batch's losses, so "high loss" is measured against what is typ
 - ``mentornet_pd``, the predefined curriculum (self-paced learning, Kumar et al. 2010; MentorNet-PD):
   ``v_i = 1`` if ``loss_i <= lambda_t`` else 0, with the percentile ``p`` rising linearly from ``percentile_start``
   to ``percentile_end`` over the run (easy examples first, more of the harder ones later), after a burn-in
-  (``burn_in``, a fraction of the run) in which every example counts.
+  (``burn_in``, a fraction of the run) in which every example counts. Optionally (``linear_after``) a last phase
+  of linear weights ``v_i = clip(1 - (loss_i - lambda_t) / linear_gamma, 0, 1)`` (self-paced curriculum learning,
+  linear). The official schedule of google/mentornet is :data:`OFFICIAL_PD_ARGS`; the defaults here are our own
+  (``docs/departures.md``, second table).
 - ``mentornet_dd``, the data-driven MentorNet (MentorNet-DD): a small network ``v = g(loss, loss - lambda_t, label,
   progress)`` (label embedding of 2 numbers, 20 tanh hidden units, sigmoid output; the paper's LSTM over the loss
   history is left out: one step of history is the loss difference) is *learned* where the truth is known, then
@@ -18,7 +21,9 @@ percentile of the batch's losses, so "high loss" is measured against what is typ
   top of the run's ``steps``), and every ``snapshot_every`` steps the features of the validation examples are
   recorded with target 1 (label kept) or 0 (label flipped). The mentor is fitted to these by binary
   cross-entropy (Adam), then frozen; the run starts the student again from its initial weights, with uniform
-  weights for a burn-in (``burn_in``, 20% of the run) before the mentor takes over.
+  weights for a burn-in (``burn_in``, 20% of the run) before the mentor takes over. The label is one of the
+  mentor's features here; the official code feeds 0 for every label (``label_feature=False``, and
+  :data:`OFFICIAL_DD_ARGS` for its other settings).
 
 The weights ``v`` of a batch are normalised to sum 1 (the project's convention, also L2RW's); the paper divides by
 the batch size, which only rescales the step.
@@ -33,10 +38,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_in_range, check_int
+from ..checks import check_choice, check_in_range, check_int
 from ..data.dataset import BiasedDataset
 from ..reweight import normalize_weights, weighted_loss
 from .base import Method, RunPlan, StepContext, StepOutput, register
+
+#: ``--method-arg`` settings of ``mentornet_pd`` that follow the official schedule (google/mentornet; file and line
+#: in docs/departures.md): every example counts while ``floor(100 * progress) <= 18`` (``models.py``
+#: ``vstar_mentornet_pd``), so ``burn_in=0.19``; then the self-paced rule with a fixed percentile, 0.75 at 20% and
+#: 40% noise (``commands/train_studentnet_inception.sh``); the linear rule (gamma 1) from 90% of the run on; and a
+#: moving-average decay of 0.5 (the training script's flag default, which the commands do not change).
+OFFICIAL_PD_ARGS: dict[str, float] = {"percentile_start": 0.75, "percentile_end": 0.75, "burn_in": 0.19,
+                                      "linear_after": 0.9, "linear_gamma": 1.0, "decay": 0.5}
+
+#: ``--method-arg`` settings of ``mentornet_dd`` that follow the official student runs at 40% noise where this
+#: implementation has the setting: every label fed as 0, percentile 0.6, the first 17% of the run with every
+#: example weight 1, decay 0.5. The official mentor itself (a bidirectional LSTM trained on a CIFAR-10 dump) is not
+#: reproduced (docs/departures.md, second table).
+OFFICIAL_DD_ARGS: dict[str, float | bool] = {"label_feature": False, "percentile": 0.6, "burn_in": 0.17,
+                                             "decay": 0.5}
 
 
 class LossPercentileAverage:
@@ -61,6 +81,13 @@ def self_paced_weights(losses: torch.Tensor, threshold: float) -> torch.Tensor:
     """The self-paced rule: ``(b,)`` losses -> ``(b,)`` ``1`` where ``loss <= threshold`` else ``0``, normalised
     to sum 1 (all zero when no example is below the threshold)."""
     return normalize_weights((losses.detach() <= threshold).to(losses.dtype))
+
+
+def linear_weights(losses: torch.Tensor, threshold: float, gamma: float = 1.0) -> torch.Tensor:
+    """The linear rule of self-paced curriculum learning (MentorNet's ``vstar_spcl_linear``): ``(b,)`` losses ->
+    ``(b,)`` ``clip(1 - (loss - threshold) / gamma, 0, 1)``, normalised to sum 1 (all zero when every loss is at
+    least ``threshold + gamma``)."""
+    return normalize_weights((1.0 - (losses.detach() - threshold) / gamma).clamp(0.0, 1.0))
 
 
 def corrupt_labels(y: torch.Tensor, num_classes: int, rate: float, generator: torch.Generator
@@ -158,6 +185,9 @@ class MentorNetPD(_Curriculum):
             burn-in and at the end of the run (linear in between); defaults 0.5 -> 0.8.
         burn_in: fraction of the run during which every example counts (default 0.1).
         decay: of the moving average ``lambda_t`` (0.9).
+        linear_after: ``None`` (default): the self-paced rule to the end. A fraction of the run: from there on
+            the linear rule ``v = clip(1 - (loss - lambda_t) / linear_gamma, 0, 1)`` (the official schedule: 0.9).
+        linear_gamma: the linear rule's width in nats (> 0; the official 1).
     """
 
     name = "mentornet_pd"
@@ -168,11 +198,15 @@ class MentorNetPD(_Curriculum):
         return {"total_steps": plan.steps}
 
     def __init__(self, total_steps: int | None = None, percentile_start: float = 0.5, percentile_end: float = 0.8,
-                 burn_in: float = 0.1, decay: float = 0.9):
+                 burn_in: float = 0.1, decay: float = 0.9, linear_after: float | None = None,
+                 linear_gamma: float = 1.0):
         super().__init__(total_steps, percentile_start, decay)
         self.percentile_start = self.percentile
         self.percentile_end = check_in_range("percentile_end", percentile_end, 0.0, 1.0)
         self.burn_in = check_in_range("burn_in", burn_in, 0.0, 1.0, high_open=True)
+        self.linear_after = None if linear_after is None else check_in_range("linear_after", linear_after, 0.0, 1.0)
+        self.linear_gamma = check_in_range("linear_gamma", linear_gamma, 0.0, float("inf"), low_open=True,
+                                           high_open=True)
 
     def percentile_at(self, step: int) -> float:
         """The loss percentile used at ``step``: start value after the burn-in, rising linearly to the end value."""
@@ -184,13 +218,17 @@ class MentorNetPD(_Curriculum):
 
     def curriculum_weights(self, losses: torch.Tensor, ctx: StepContext) -> torch.Tensor:
         lam = self.tracker.update(losses, self.percentile_at(ctx.step))
-        if self.progress(ctx.step) < self.burn_in:
+        t = self.progress(ctx.step)
+        if t < self.burn_in:
             return torch.full_like(losses, 1.0 / len(losses))
+        if self.linear_after is not None and t >= self.linear_after:
+            return linear_weights(losses, lam, self.linear_gamma)
         return self_paced_weights(losses, lam)
 
     def describe(self) -> dict[str, Any]:
         return {"method": self.name, "total_steps": self.total_steps, "percentile_start": self.percentile_start,
-                "percentile_end": self.percentile_end, "burn_in": self.burn_in, "decay": self.decay}
+                "percentile_end": self.percentile_end, "burn_in": self.burn_in, "decay": self.decay,
+                "linear_after": self.linear_after, "linear_gamma": self.linear_gamma}
 
 
 @register
@@ -210,6 +248,9 @@ class MentorNetDD(_Curriculum):
             corrupted validation examples teach the mentor (extra budget; the experiments use half the run).
         snapshot_every: record the validation examples' features every this many pre-training steps.
         mentor_iters, mentor_lr: the Adam fit of the mentor.
+        label_feature: ``True`` (default): the example's (observed) label is one of the mentor's features.
+            ``False``: every label is fed as 0, for the mentor's training data and for the student's batches, as
+            the official code does (it zeroes the label feature).
     """
 
     name = "mentornet_dd"
@@ -226,8 +267,9 @@ class MentorNetDD(_Curriculum):
                  burn_in: float = 0.2, synthetic_rate: float = 0.4, pretrain_steps: int = 1000,
                  pretrain_lr: float = 1e-3,
                  pretrain_batch_size: int = 100, snapshot_every: int = 25, mentor_iters: int = 500,
-                 mentor_lr: float = 1e-2):
+                 mentor_lr: float = 1e-2, label_feature: bool = True):
         super().__init__(total_steps, percentile, decay)
+        self.label_feature = bool(check_choice("label_feature", label_feature, [True, False]))
         self.burn_in = check_in_range("burn_in", burn_in, 0.0, 1.0, high_open=True)
         self.synthetic_rate = check_in_range("synthetic_rate", synthetic_rate, 0.0, 1.0, low_open=True,
                                              high_open=True)
@@ -274,7 +316,7 @@ class MentorNetDD(_Curriculum):
                                            self.percentile))
                 loss = F.cross_entropy(pre(x_val), lab, reduction="none").double().cpu()
             pre.train(was)
-            rows.append({"loss": loss, "loss_diff": loss - lam, "label": labels.clone(),
+            rows.append({"loss": loss, "loss_diff": loss - lam, "label": self.label_input(labels),
                          "progress": torch.full((m,), min(1.0, (step + 1) / self.pretrain_steps),
                                                 dtype=torch.float64),
                          "target": (~flipped).double()})
@@ -295,6 +337,10 @@ class MentorNetDD(_Curriculum):
                                      lr=self.mentor_lr)
         self.mentor.requires_grad_(False)
 
+    def label_input(self, labels: torch.Tensor) -> torch.Tensor:
+        """The mentor's label feature for ``(b,)`` int64 ``labels``: themselves, or zeros (``label_feature=False``)."""
+        return labels.clone() if self.label_feature else torch.zeros_like(labels)
+
     def mentor_weights(self, losses: torch.Tensor, loss_diff: torch.Tensor, labels: torch.Tensor,
                        progress: float) -> torch.Tensor:
         """``(b,)`` the frozen mentor's ``v`` in (0, 1) (unnormalised) for a batch."""
@@ -310,19 +356,20 @@ class MentorNetDD(_Curriculum):
         if self.progress(ctx.step) < self.burn_in:
             return torch.full_like(losses, 1.0 / len(losses))
         self.mentor.to(losses.device)
-        v = self.mentor_weights(losses, losses - lam, ctx.y, self.progress(ctx.step))
+        v = self.mentor_weights(losses, losses - lam, self.label_input(ctx.y), self.progress(ctx.step))
         return normalize_weights(v.to(losses.dtype))
 
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {"method": self.name, "total_steps": self.total_steps, "percentile": self.percentile,
                              "decay": self.decay, "burn_in": self.burn_in, "synthetic_rate": self.synthetic_rate,
                              "pretrain_steps": self.pretrain_steps, "pretrain_lr": self.pretrain_lr,
-                             "snapshot_every": self.snapshot_every, "mentor_iters": self.mentor_iters}
+                             "snapshot_every": self.snapshot_every, "mentor_iters": self.mentor_iters,
+                             "label_feature": self.label_feature}
         if self.mentor_fit:
             d["mentor_final_bce"] = self.mentor_fit[-1]
             d["mentor_examples"] = len(self.mentor_data["target"])
         return d
 
 
-__all__ = ["LossPercentileAverage", "MentorNetDD", "MentorNetPD", "MentorNetwork", "corrupt_labels", "fit_mentor",
-           "self_paced_weights"]
+__all__ = ["OFFICIAL_DD_ARGS", "OFFICIAL_PD_ARGS", "LossPercentileAverage", "MentorNetDD", "MentorNetPD",
+           "MentorNetwork", "corrupt_labels", "fit_mentor", "linear_weights", "self_paced_weights"]

@@ -13,8 +13,9 @@ loss to its weight. Each step (Shu et al., Algorithm 1):
 4. the real update: weights ``V(L_i; phi_new)`` of the *updated* network, normalised to sum 1, on a fresh forward
    of the batch (the trainer's SGD, momentum included).
 
-The normalisation (weights sum to 1 per batch) follows the code released with the paper (``norm_c``); the
-paper's equations use the plain mean ``1/n sum_i V(L_i) L_i``, which only rescales the step.
+The normalisation (weights sum to 1 per batch) follows ``train_WRN-28-10_Meta_PGC.py`` of the code released with
+the paper (``norm_c``); its ``MW-Net.py`` and the paper's equations use the plain mean ``1/n sum_i V(L_i) L_i``,
+which only rescales the step (``docs/departures.md``, second table).
 
 What it learns is a curve, loss -> weight, shared by all examples. ``weight_curve()`` holds ``V`` evaluated on a fixed
 loss grid every ``curve_every`` steps (and after the last step), for
