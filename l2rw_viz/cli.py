@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .data.mnist import MnistDownloadError
+from .command_errors import reported_errors
 from .device import resolve_device
 from .experiments import (
     EXPERIMENTS,
@@ -286,10 +286,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # bench / export / course / results forward their own arguments untouched (their modules own the options);
     # each is imported only here, so a missing optional piece does not break the other commands
     if argv and argv[0] in DELEGATED:
-        return int(importlib.import_module(DELEGATED[argv[0]]).main(argv[1:]) or 0)
+        with reported_errors(f"l2rw-viz {argv[0]}"):
+            return int(importlib.import_module(DELEGATED[argv[0]]).main(argv[1:]) or 0)
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
+    # a bad value (exit 2), a path the system refuses (exit 2, the path and the reason), a diverged run or a failed
+    # download (exit 1): one line each, never a traceback
+    with reported_errors(f"l2rw-viz {args.command}", path=getattr(args, "out", None)):
         if args.command == "list":
             return cmd_list()
         if args.command == "run":
@@ -298,11 +301,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_sweep(args)
         if args.command == "demo":
             return cmd_demo(args)
-    except ValueError as error:  # a bad value found by the library's checks: same exit as argparse's
-        parser.exit(2, f"l2rw-viz {args.command}: error: {error}\n")
-    except MnistDownloadError as error:  # offline with --data-source full: the reason, not a traceback
-        parser.exit(1, f"l2rw-viz {args.command}: error: {error}\n(here: --data-source subset, or auto, which "
-                       "falls back to the subset)\n")
     parser.error(f"unknown command {args.command!r}")
     return 2
 
