@@ -44,8 +44,9 @@ def _paper_table(paper: Any, experiment: str):
     for column in ("test_error", "steps", "seed"):   # text where a number belongs would make every mean garbage
         values = pd.to_numeric(table[column], errors="coerce")
         if values.isna().any():
-            raise ValueError(f"paper's column {column!r} holds {table[column][values.isna()].iloc[0]!r}; allowed: "
-                             "numbers (a results table of 'l2rw-viz sweep')")
+            bad = table[column][values.isna()].iloc[0]
+            raise ValueError(f"paper's column {column!r} holds {bad if isinstance(bad, str) else 'no value'!r}; "
+                             "allowed: numbers (a results table of 'l2rw-viz sweep' holding finished runs)")
         table = table.assign(**{column: values})
     # the recipe as the paper ran it: its length and settings, or the comparison is not of the two recipes
     recipe = recipe_experiment(experiment, "paper")
