@@ -119,9 +119,8 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
     out_dir = Path(out_dir)
     if not Path(csv).is_file():
         raise ValueError(f"csv={str(csv)!r} is not a file; allowed: the results CSV of a finished sweep")
-    if same_file(csv, out_dir / f"{exp.name}.csv"):
-        raise ValueError(f"csv={str(csv)!r} is the shipped table itself; allowed: the CSV of a sweep (e.g. "
-                         f"'l2rw-viz results make {exp.name}' keeps it in its --work-dir)")
+    # csv may be the shipped table itself (every row is read before the table is replaced, atomically); the
+    # Histories may not: each is thinned on the way in, and thinning the shipped ones again would lose steps
     if history_dir is not None and same_file(history_dir, out_dir / "histories"):
         raise ValueError(f"history_dir={str(history_dir)!r} is the shipped Histories' folder; allowed: the folder "
                          "where the sweep saved its full Histories (packing thins them: thinning the shipped ones "
