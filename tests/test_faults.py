@@ -7,6 +7,10 @@ lose a finished run, hang, or give a silently wrong result.
     c1 outputs checked before training     c4 validation/test sets usable      c7 explorer state
     c2 bounded downloads                    c5 damaged History files            c8 smaller items
     c3 the model checked against the data   c6 results tables                   c9 CI robustness (tests/test_browser.py)
+
+Issue 24's second round, by what went wrong before (each test failed on the code before its fix):
+
+    c10 lost data       c11 silent wrong results       c12 hangs       c13 raw tracebacks
 """
 
 from __future__ import annotations
@@ -1025,8 +1029,9 @@ def test_c13_trace_damaged_shipped_table_names_file_and_refresh(damage, tmp_path
     with pytest.raises(ValueError, match=r"mnist-imbalance\.csv.* damaged; make it again with 'l2rw-viz results "
                                          r"make mnist-imbalance"):
         load_results("fig8")
-    err = _exit(["results", "show", "fig8"], capsys)
-    assert str(table) in err and "l2rw-viz results make mnist-imbalance" in err
+    for command in (["results", "show", "fig8"], ["results", "list"]):
+        err = _exit(command, capsys)
+        assert str(table) in err and "l2rw-viz results make mnist-imbalance" in err
 
 
 def test_c13_trace_deeply_nested_history_meta(saved_run, tmp_path):
