@@ -17,8 +17,11 @@ def check_in_range(name: str, value: Any, low: float, high: float, *, low_open: 
                    high_open: bool = False) -> float:
     """Return ``float(value)`` if it lies in the interval, else raise ``ValueError`` naming ``name``.
 
-    ``low_open``/``high_open`` exclude the end points: ``(0, 1)`` is ``low_open=high_open=True``.
+    ``low_open``/``high_open`` exclude the end points: ``(0, 1)`` is ``low_open=high_open=True``. A bool is not a
+    number here (``True`` would pass as 1.0: a setting such as ``lr=true`` is a mistake, not a learning rate).
     """
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        raise ValueError(f"{name}={value!r} is not a number; allowed: {_interval(low, high, low_open, high_open)}")
     try:
         v = float(value)
     except (TypeError, ValueError):

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from . import __version__
-from .data.mnist import MnistDownloadError
+from .command_errors import reported_errors
 from .device import resolve_device
 from .experiments import (
     EXPERIMENTS,
@@ -44,7 +44,7 @@ from .experiments import (
     summarize,
     sweep,
 )
-from .sweep_cluster import WorkerLostError, check_backend
+from .sweep_cluster import check_backend
 
 # Commands whose module owns its options: ``l2rw-viz NAME ...`` calls ``MODULE.main([...])``.
 DELEGATED = {"bench": "l2rw_viz.bench", "export": "l2rw_viz.viz.export", "course": "l2rw_viz.site",
@@ -310,10 +310,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # bench / export / course / results forward their own arguments untouched (their modules own the options);
     # each is imported only here, so a missing optional piece does not break the other commands
     if argv and argv[0] in DELEGATED:
-        return int(importlib.import_module(DELEGATED[argv[0]]).main(argv[1:]) or 0)
+        with reported_errors(f"l2rw-viz {argv[0]}"):
+            return int(importlib.import_module(DELEGATED[argv[0]]).main(argv[1:]) or 0)
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
+    # a bad value (exit 2), a path the system refuses (exit 2, the path and the reason), a diverged run or a failed
+    # download (exit 1): one line each, never a traceback
+    with reported_errors(f"l2rw-viz {args.command}", path=getattr(args, "out", None)):
         if args.command == "list":
             return cmd_list()
         if args.command == "run":
@@ -324,13 +327,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "lab":
             return cmd_lab(args)
-    except ValueError as error:  # a bad value found by the library's checks: same exit as argparse's
-        parser.exit(2, f"l2rw-viz {args.command}: error: {error}\n")
-    except WorkerLostError as error:   # --backend dask: the rows written so far stay; the same sweep resumes
-        parser.exit(1, f"l2rw-viz {args.command}: error: {error}\n")
-    except MnistDownloadError as error:  # offline with --data-source full: the reason, not a traceback
-        parser.exit(1, f"l2rw-viz {args.command}: error: {error}\n(here: --data-source subset, or auto, which "
-                       "falls back to the subset)\n")
     parser.error(f"unknown command {args.command!r}")
     return 2
 

@@ -143,23 +143,28 @@ class History:
     def save(self, path: str | Path) -> Path:
         """Write a compressed ``.npz`` (arrays + JSON meta) atomically; returns the path.
 
-        Raises ``ValueError`` naming ``path`` if it is a directory; a failed write leaves no temporary file.
+        Raises ``ValueError`` naming ``path`` if it is a directory, lies in a folder that does not exist, or the
+        meta is not JSON (or nested too deeply); a failed write leaves no temporary file, and an ``OSError``
+        names ``path``.
         """
+        from .outputs import atomic_write
+
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
         if path.is_dir():
             raise ValueError(f"path={str(path)!r} is a directory; allowed: a file name ending in .npz")
-        tmp = path.with_name(path.name + ".tmp.npz")
+        if not path.parent.is_dir():
+            raise ValueError(f"path={str(path)!r}: the folder {str(path.parent)!r} does not exist (or is not a "
+                             "folder); allowed: a path in an existing folder")
         try:
-            np.savez_compressed(tmp, **{k: getattr(self, k) for k in _ARRAYS}, meta=np.array(json.dumps(self.meta)),
-                                format_version=np.array(FORMAT_VERSION))
-            tmp.replace(path)
-        except BaseException:
-            if tmp.is_file():
-                tmp.unlink()
-            raise
-        return path
+            meta = json.dumps(self.meta)
+        except (TypeError, ValueError, RecursionError) as error:
+            raise ValueError(f"History.meta cannot be saved as JSON ({type(error).__name__}: "
+                             f"{_first_line(error)}); allowed: plain numbers, strings, lists and dicts") from None
+        arrays = {k: getattr(self, k) for k in _ARRAYS}
+        return atomic_write(path, lambda handle: np.savez_compressed(
+            handle, **arrays, meta=np.array(meta), format_version=np.array(FORMAT_VERSION)))
 
     @classmethod
     def load(cls, path: str | Path) -> History:
@@ -192,8 +197,10 @@ class History:
                 meta = json.loads(str(f["meta"]))
         except HistoryFileError:
             raise
-        # a damaged archive fails in many ways (bad CRC, cut stream, pickled or garbled members, bad JSON)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError) as error:
+        # a damaged archive fails in many ways (bad CRC, cut stream, pickled or garbled members, bad JSON, JSON
+        # nested too deeply for the parser)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError,
+                RecursionError) as error:
             raise HistoryFileError(f"{where} is damaged ({type(error).__name__}: {_first_line(error)}); "
                                    "it cannot be read, save the run again") from None
         if not isinstance(meta, dict):
@@ -241,4 +248,14 @@ def _shape_problem(a: dict) -> str:
             return f"{k} has dtype {a[k].dtype}"
     if a["indices"].size and (a["indices"].min() < 0 or a["indices"].max() >= n[0]):
         return f"indices range over [{a['indices'].min()}, {a['indices'].max()}] but y has {n[0]} examples"
+    # values a trainer never writes: every figure drawn from them would be silently wrong
+    w = a["weights"]
+    if w.size and not np.isfinite(w).all():
+        return f"weights hold {int((~np.isfinite(w)).sum())} NaN or infinite value(s); allowed: finite weights >= 0"
+    if w.size and (w < 0).any():
+        return f"weights hold {int((w < 0).sum())} negative value(s) (min {w.min():.3g}); allowed: weights >= 0"
+    for k in ("test_acc", "val_acc"):
+        acc = a[k]
+        if acc.size and not ((acc >= 0) & (acc <= 1)).all():
+            return f"{k} holds values outside [0, 1] (or NaN); allowed: accuracies in [0, 1]"
     return ""

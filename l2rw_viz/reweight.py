@@ -97,6 +97,11 @@ def _check_batches(x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, y_val:
         raise ValueError(f"y has length {len(y)}; allowed: the length of x ({len(x)}), at least 1")
     if len(x_val) < 1 or len(x_val) != len(y_val):
         raise ValueError(f"y_val has length {len(y_val)}; allowed: the length of x_val ({len(x_val)}), at least 1")
+    # one NaN input makes every weight NaN (through the validation gradient or the normalising sum): say which
+    for name, t in (("x", x), ("x_val", x_val)):
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name} holds {int((~torch.isfinite(t)).sum())} NaN or infinite value(s); allowed: "
+                             "finite inputs")
 
 
 def functional_state(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from l2rw_viz.exercises import all_ids, check, define, get, solution
+from l2rw_viz.exercises import Expects, all_ids, check, define, get, solution
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -59,9 +59,9 @@ def test_bad_ids_are_named():
     with pytest.raises(ValueError, match="exercise_id"):
         get("99.9")
     with pytest.raises(ValueError, match="exercise_id"):
-        define("five", title="t", solution="s", wrong=0)
+        define("five", title="t", solution="s", wrong=0, expects=Expects("number"))
     with pytest.raises(ValueError, match="defined twice"):
-        define("5.1", title="t", solution="s", wrong=0)
+        define("5.1", title="t", solution="s", wrong=0, expects=Expects("number"))
 
 
 def test_a_broken_l2rw_step_fails_exercise_5_3():

@@ -7,6 +7,10 @@ lose a finished run, hang, or give a silently wrong result.
     c1 outputs checked before training     c4 validation/test sets usable      c7 explorer state
     c2 bounded downloads                    c5 damaged History files            c8 smaller items
     c3 the model checked against the data   c6 results tables                   c9 CI robustness (tests/test_browser.py)
+
+Issue 24's second round, by what went wrong before (each test failed on the code before its fix):
+
+    c10 lost data       c11 silent wrong results       c12 hangs       c13 raw tracebacks
 """
 
 from __future__ import annotations
@@ -718,3 +722,379 @@ def test_c9_browser_waits_are_conditions_with_headroom():
                    and not re.search(r"proc\.wait|urlopen|create_connection", line)]
         assert not literal, f"{path.name}: fixed timeouts {literal}"
     assert shot.WAIT_MS >= 180_000 and shot.SERVER_START_S >= 180
+
+
+# ================================================================================================================
+# Issue 24, "nothing a lecturer would not notice": the probes of the red team's second round, by class.
+#   c10 lost data            c11 silent wrong results            c12 hangs            c13 raw tracebacks
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory, toy):
+    h = train(make_model("toy_mlp", 2, (2,), seed=0), toy, "l2rw", steps=6, batch_size=16, device="cpu",
+              progress=False)
+    folder = tmp_path_factory.mktemp("run")
+    return h, h.save(folder / "run.npz")
+
+
+def _exit(argv, capsys, status=2) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == status, err
+    assert "Traceback" not in err
+    return err
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# c10: lost data
+
+@pytest.mark.parametrize("spelling", ["same", "dot-slash", "symlink"])
+def test_c10_lost_export_refuses_its_own_input(spelling, saved_run, tmp_path, capsys, monkeypatch):
+    src = tmp_path / "run.npz"
+    src.write_bytes(saved_run[1].read_bytes())
+    before = src.read_bytes()
+    out = {"same": str(src), "dot-slash": "./run.npz", "symlink": str(tmp_path / "link.html")}[spelling]
+    if spelling == "symlink":
+        (tmp_path / "link.html").symlink_to(src)
+    monkeypatch.chdir(tmp_path)
+    err = _exit(["export", str(src), out], capsys)
+    assert "is the input file" in err and src.read_bytes() == before
+
+
+def test_c10_lost_export_refuses_a_foreign_file_unless_forced(saved_run, tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my lecture notes\n")
+    err = _exit(["export", str(saved_run[1]), str(notes)], capsys)
+    assert str(notes) in err and "--force" in err and notes.read_text() == "my lecture notes\n"
+    out = tmp_path / "run.html"
+    assert main(["export", str(saved_run[1]), str(out)]) == 0
+    assert main(["export", str(saved_run[1]), str(out), "--frames", "5"]) == 0   # an earlier export: replaced
+    assert main(["export", str(saved_run[1]), str(notes), "--force"]) == 0
+    assert "plotly" in notes.read_text()
+
+
+def test_c10_lost_export_failing_write_keeps_the_old_file(saved_run, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run.html"
+    assert main(["export", str(saved_run[1]), str(out)]) == 0
+    before = out.read_bytes()
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    err = _exit(["export", str(saved_run[1]), str(out)], capsys)
+    assert f"{out}: No space left on device" in err
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["run.html"]
+
+
+def test_c10_lost_pack_refuses_to_thin_the_shipped_histories_again(tmp_path):
+    """``results pack fig8 --from <the table> --histories <the shipped Histories' folder>``: each History would be
+    thinned again on the way in (every 5th step of every 5th step), losing four steps in five."""
+    import shutil
+
+    from l2rw_viz.results import shipped
+    from l2rw_viz.results.pack import pack
+
+    out = tmp_path / "data"
+    shutil.copytree(shipped.DATA_DIR, out, ignore=shutil.ignore_patterns("mnist-noise*", "mnist-imbalance-noise*"))
+    one = out / "histories" / "mnist-imbalance__l2rw__0.995__seed0.npz"
+    before = one.read_bytes()
+    with pytest.raises(ValueError, match="shipped Histories' folder"):
+        pack("fig8", out / "mnist-imbalance.csv", out / "histories", out_dir=out, allow_missing=True)
+    assert one.read_bytes() == before
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# c11: silent wrong results
+
+@pytest.mark.parametrize("method", ["l2rw", "meta_weight_net", "noise_layer"])
+def test_c11_silent_blown_up_run_is_not_a_row(method, tmp_path):
+    from l2rw_viz.train import TrainingDivergedError
+
+    out = tmp_path / "r.csv"
+    with pytest.raises(TrainingDivergedError, match="diverged"):
+        run_one("toy-noise", method, "uniform", seed=0, device="cpu", lr=1e8, out=out)
+    assert not out.exists()
+
+
+def test_c11_silent_blown_up_run_exits_1_without_a_row(tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    err = _exit(["run", "toy-noise", "--method", "l2rw", "--lr", "1e8", "--device", "cpu", "--out", str(out)],
+                capsys, status=1)
+    assert "diverged" in err and not out.exists()
+
+
+def test_c11_silent_sweep_keeps_no_row_of_a_blown_up_run(tmp_path):
+    out = tmp_path / "r.csv"
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        table = sweep("toy-noise", ["l2rw", "noise_layer"], ["uniform"], [0], out=out, lr=1e8, device="cpu",
+                      progress=False)
+    assert len(table) == 0 and sorted(m for m, *_ in table.attrs["diverged_runs"]) == ["l2rw", "noise_layer"]
+
+
+def test_c11_silent_all_zero_weights_for_most_of_the_run_stop_it(toy):
+    from l2rw_viz.methods import Method
+    from l2rw_viz.train import TrainingDivergedError
+
+    class NothingHelps(Method):
+        """Gives every batch weight 0 (what L2RW does when no example agrees with the validation gradient)."""
+        name = "nothing_helps"
+
+        def batch_weights(self, ctx):
+            return torch.zeros(len(ctx.y), dtype=ctx.x.dtype, device=ctx.x.device)
+
+    with pytest.raises(TrainingDivergedError, match=r"all zero at 200 of the 200 steps"):
+        train(make_model("toy_mlp", 2, (2,), seed=0), toy, NothingHelps(), steps=300, batch_size=16, device="cpu",
+              progress=False)
+
+
+def test_c11_silent_compare_recipes_refuses_a_short_run(tmp_path, capsys):
+    from l2rw_viz.results import load_results
+
+    short = tmp_path / "paper.csv"
+    load_results("fig8", methods=["l2rw"], settings=[0.98]).assign(recipe="paper", steps=30).to_csv(short,
+                                                                                                   index=False)
+    err = _exit(["results", "compare-recipes", str(short)], capsys)
+    assert "steps ['30']" in err and "8000" in err
+
+
+@pytest.mark.parametrize("answer, right", [("it does not change the learning rate", False),
+                                           ("the end point", False), ("The learning rate.", True), ("lr", True)])
+def test_c11_silent_keyword_answers_are_checked_by_value(answer, right):
+    from l2rw_viz.exercises import check
+
+    assert check("1.2", answer) is right
+
+
+@pytest.mark.parametrize("exercise, answer, right", [("1.1", "0.6", True), ("1.1", 0.6, True), ("8.2", 8.7, False)])
+def test_c11_silent_numeric_answers_are_checked_by_value(exercise, answer, right, monkeypatch):
+    from l2rw_viz.exercises import check, get
+
+    if exercise == "8.2":   # 8.7 must not count as 8 (int() would cut it)
+        monkeypatch.setattr(get("8.2"), "verify_fn", lambda a: None)
+    assert check(exercise, answer) is right
+
+
+def test_c11_silent_results_filters_are_checked():
+    from l2rw_viz.results import load_history, load_results
+
+    assert set(load_results("fig8", methods="l2rw")["method"]) == {"l2rw"}    # one name, not its letters
+    for kw, message in [(dict(methods=["l2rv"]), r"'l2rv' is not in .*allowed: \[.*'l2rw'"),
+                        (dict(settings=[0.5]), r"0.5 is not in .*allowed: \['0.9'"),
+                        (dict(seeds=[7]), r"7 is not in .*allowed: \[0, 1, 2\]"),
+                        (dict(seeds=[0.7]), r"0.7 .*allowed: \[0, 1, 2\]")]:
+        with pytest.raises(ValueError, match=message):
+            load_results("fig8", **kw)
+    with pytest.raises(ValueError, match="seed=0.7 is not an integer"):
+        load_history("fig8", "l2rw", 0.995, seed=0.7)
+
+
+@pytest.mark.parametrize("how", ["all-nan", "one-nan", "negative"])
+def test_c11_silent_history_with_impossible_weights_is_refused(how, saved_run, tmp_path, capsys):
+    with np.load(saved_run[1]) as f:
+        arrays = dict(f)
+    w = arrays["weights"]
+    arrays["weights"] = {"all-nan": np.full_like(w, np.nan), "one-nan": np.where(np.arange(w.size).reshape(w.shape)
+                                                                                 == 3, np.nan, w),
+                         "negative": w - 1.0}[how]
+    target = tmp_path / "bad.npz"
+    np.savez(target, **arrays)
+    with pytest.raises(HistoryFileError, match=r"bad\.npz.*weights hold"):
+        History.load(target)
+    err = _exit(["export", str(target), str(tmp_path / "o.html")], capsys)
+    assert "weights hold" in err and not (tmp_path / "o.html").exists()
+
+
+def test_c11_silent_l2rw_weights_refuse_nan_inputs():
+    from l2rw_viz.reweight import l2rw_weights
+
+    model = make_model("toy_mlp", 2, (2,), seed=0)
+    x, y = torch.randn(8, 2), torch.randint(0, 2, (8,))
+    x_val = torch.randn(4, 2)
+    x_val[1, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"x_val holds 1 NaN"):
+        l2rw_weights(model, x, y, x_val, torch.randint(0, 2, (4,)))
+
+
+@pytest.mark.parametrize("text, message", [('{"lr": true}', r"lr=True is not a number"),
+                                           ('{"proportion": false}', r"proportion=False is not a number")])
+def test_c11_silent_explorer_state_refuses_bools_as_numbers(text, message):
+    from l2rw_viz.viz.state import ExplorerState
+
+    with pytest.raises(ValueError, match=message):
+        ExplorerState.from_json(text)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# c12: hangs
+
+def test_c12_hang_full_download_shows_progress_and_stops_on_ctrl_c(serve_http, tmp_path):
+    """``run --data-source full`` on a mirror that trickles: a progress bar shows, Ctrl-C ends it within seconds
+    (exit 130, one line, no partial file)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    server = serve_http(_trickle(size=10_000_000, every_s=0.02, max_bytes=5000))
+    here = str(Path(__file__).resolve().parents[1])
+    code = ("import sys; import l2rw_viz.data.mnist as m; m.MNIST_MIRRORS = (sys.argv[1],); "
+            f"m.MNIST_FILES = {MD5!r}; from l2rw_viz.cli import main; "
+            "sys.exit(main(['run', 'mnist-imbalance', '--data-source', 'full', '--steps', '2', '--device', 'cpu']))")
+    env = {**os.environ, "L2RW_DATA_DIR": str(tmp_path), "PYTHONPATH": here}
+    proc = subprocess.Popen([sys.executable, "-c", code, server.url], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 120   # imports on a loaded machine
+        os.set_blocking(proc.stderr.fileno(), False)
+        while time.monotonic() < deadline and b"train-images" not in seen and proc.poll() is None:
+            seen += proc.stderr.read() or b""
+            time.sleep(0.2)
+        assert b"train-images" in seen, f"no progress shown: {seen[-500:]!r}"
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)   # the mirror would trickle for 100 s more: ending now is the interrupt's doing (exit 130)
+        os.set_blocking(proc.stderr.fileno(), True)
+        err = (seen + proc.stderr.read()).decode(errors="replace")
+        assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+        assert not list(tmp_path.glob(".*.part"))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# c13: raw tracebacks (each now one line naming the path or value, exit status 2)
+
+def test_c13_trace_export_into_a_file_parent_or_a_device(saved_run, tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    err = _exit(["export", str(saved_run[1]), str(tmp_path / "f" / "run.html")], capsys)
+    assert "which is a file, not a folder" in err
+    err = _exit(["export", str(saved_run[1]), "/dev/full"], capsys)
+    assert "/dev/full" in err and "not a regular file" in err
+
+
+def test_c13_trace_export_into_a_read_only_folder(saved_run, tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    def refuse(*args, dir=None, **kwargs):   # what a read-only (or immutable) folder answers; root ignores modes
+        raise PermissionError(13, "Permission denied", dir)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    out = tmp_path / "run.html"
+    err = _exit(["export", str(saved_run[1]), str(out)], capsys)
+    assert f"{out}: Permission denied" in err and not out.exists()
+
+
+def test_c13_trace_results_commands_on_a_directory(tmp_path, capsys):
+    err = _exit(["results", "pack", "fig8", "--from", str(tmp_path)], capsys)
+    assert str(tmp_path) in err and "is not a file" in err
+    err = _exit(["results", "compare-recipes", str(tmp_path)], capsys)
+    assert str(tmp_path) in err and "is not a file" in err
+
+
+def test_c13_trace_compare_recipes_non_numeric_error(tmp_path, capsys):
+    from l2rw_viz.results import load_results
+
+    table = load_results("fig8", methods=["l2rw"], settings=[0.98]).assign(recipe="paper", steps=8000,
+                                                                           on_zero_weights="step")
+    table["test_error"] = table["test_error"].astype(object)
+    table.loc[0, "test_error"] = "oops"
+    path = tmp_path / "paper.csv"
+    table.to_csv(path, index=False)
+    err = _exit(["results", "compare-recipes", str(path)], capsys)
+    assert "'test_error' holds 'oops'" in err
+
+
+@pytest.mark.parametrize("damage", ["cut-row", "text-in-test_error"])
+def test_c13_trace_damaged_shipped_table_names_file_and_refresh(damage, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from l2rw_viz.results import load_results, shipped
+
+    data = tmp_path / "data"
+    shutil.copytree(shipped.DATA_DIR, data, ignore=shutil.ignore_patterns("histories"))
+    table = data / "mnist-imbalance.csv"
+    lines = table.read_text().splitlines()
+    if damage == "cut-row":
+        lines[5] = lines[5][:40]
+    else:
+        header = lines[0].split(",")
+        cells = next(csv.reader([lines[5]]))
+        cells[header.index("test_error")] = "oops"
+        lines[5] = ",".join(cells)
+    table.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(shipped, "DATA_DIR", data)
+    with pytest.raises(ValueError, match=r"mnist-imbalance\.csv.* damaged; make it again with 'l2rw-viz results "
+                                         r"make mnist-imbalance"):
+        load_results("fig8")
+    for command in (["results", "show", "fig8"], ["results", "list"]):
+        err = _exit(command, capsys)
+        assert str(table) in err and "l2rw-viz results make mnist-imbalance" in err
+
+
+def test_c13_trace_deeply_nested_history_meta(saved_run, tmp_path):
+    deep = "[" * 100_000 + "]" * 100_000
+    with np.load(saved_run[1]) as f:
+        arrays = dict(f)
+    arrays["meta"] = np.array(deep)
+    target = tmp_path / "deep.npz"
+    np.savez(target, **arrays)
+    with pytest.raises(HistoryFileError, match=r"deep\.npz.*damaged"):
+        History.load(target)
+    nested: list = []
+    for _ in range(100_000):
+        nested = [nested]
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="meta cannot be saved as JSON"):
+        replace(saved_run[0], meta={"x": nested}).save(tmp_path / "out.npz")
+    assert not list(tmp_path.glob("*out*"))
+
+
+@pytest.mark.parametrize("exercise, answer, wanted", [
+    ("1.1", "abc", "a number"), ("5.1", "x", "a list of 3 numbers"), ("5.1", [1.0, 2.0], "a list of 3 numbers"),
+    ("8.1", 5, "a list of 2 texts"), ("4.2", [1, 2], "torch.Tensor of shape (40,)"), ("5.3", 3, "a function"),
+    ("9.2", -4, "a whole number in [1, 100]"), ("7.2", None, "a text")])
+def test_c13_trace_exercise_answer_of_the_wrong_type(exercise, answer, wanted, capsys):
+    from l2rw_viz.exercises import check
+
+    assert check(exercise, answer) is False
+    assert wanted in capsys.readouterr().out
+
+
+def test_c13_trace_exercise_function_that_raises():
+    from l2rw_viz.exercises import get
+
+    ok, message = get("5.3").is_correct(lambda *args, **kwargs: 1 / 0)
+    assert not ok and "ZeroDivisionError" in message
+
+
+def test_c13_trace_seeds_of_the_wrong_type():
+    from l2rw_viz.results import experiment_results, load_results
+
+    for call in (lambda: load_results("fig8", seeds=["x"]), lambda: experiment_results("fig8", seeds=["x"])):
+        with pytest.raises(ValueError, match=r"seeds=\['x'\]"):
+            call()
+
+
+def test_c13_trace_adaboost_with_a_suffix(capsys):
+    err = _exit(["run", "toy-imbalance", "--method", "adaboost+es", "--device", "cpu"], capsys)
+    assert "not allowed on 'adaboost'" in err and "method='adaboost' is not allowed" not in err
+
+
+def test_c13_trace_explorer_state_file_that_is_not_json(tmp_path):
+    from l2rw_viz.viz.state import ExplorerState
+
+    path = tmp_path / "lecture3.json"
+    path.write_text('{"lr": 0.1,')
+    with pytest.raises(ValueError, match=r"lecture3\.json.*not JSON"):
+        ExplorerState.load(path)
+
+
+def test_c13_trace_history_save_into_a_missing_folder(saved_run, tmp_path):
+    target = tmp_path / "missing" / "run.npz"
+    with pytest.raises(ValueError) as info:
+        saved_run[0].save(target)
+    assert str(target) in str(info.value) and "does not exist" in str(info.value) and ".tmp" not in str(info.value)

@@ -17,11 +17,13 @@ from l2rw_viz.results.recipes import format_recipe_comparison, recipe_comparison
 def _paper_rows(methods=("plain", "l2rw"), setting=0.98, seeds=(0, 1), shift=0.01):
     """Shipped rows relabelled as a paper-recipe sweep, each error moved by ``shift``."""
     ours = load_results("fig8", methods=list(methods), settings=[setting], seeds=list(seeds))
-    return ours.assign(recipe="paper", test_error=ours.test_error + shift, wall_time_s=ours.wall_time_s * 15)
+    return ours.assign(recipe="paper", test_error=ours.test_error + shift, wall_time_s=ours.wall_time_s * 15,
+                       steps=8000, on_zero_weights="step")
 
 
 def test_comparison_pairs_seeds_and_summarises_both_recipes():
-    paper = pd.concat([_paper_rows(), _paper_rows(methods=("l2rw",), setting=0.995, seeds=(7,))])  # seed 7: unpaired
+    unpaired = _paper_rows(methods=("l2rw",), setting=0.995, seeds=(0,)).assign(seed=7)   # no shipped seed 7
+    paper = pd.concat([_paper_rows(), unpaired])
     frame = recipe_comparison(paper)
     assert list(zip(frame.method, frame.setting)) == [("l2rw", "0.98"), ("plain", "0.98")]
     ours = load_results("fig8", methods=["l2rw"], settings=[0.98], seeds=[0, 1]).sort_values("seed")
@@ -47,6 +49,10 @@ def test_comparison_refuses_what_it_cannot_pair():
         recipe_comparison(_paper_rows().assign(data_source="full"))
     with pytest.raises(ValueError, match="columns"):
         recipe_comparison(_paper_rows().drop(columns=["seed"]))
+    with pytest.raises(ValueError, match=r"steps \['30'\]; allowed: 8000"):
+        recipe_comparison(_paper_rows().assign(steps=30))   # a short run is not the recipe
+    with pytest.raises(ValueError, match="on_zero_weights"):
+        recipe_comparison(_paper_rows().assign(on_zero_weights="skip"))
 
 
 def test_compare_recipes_command(tmp_path, capsys):

@@ -14,9 +14,9 @@ own answer and says whether it passes, without revealing the solution.
 Adding an exercise (any notebook; one module per notebook, ``l2rw_viz/exercises/nbNN.py``, is imported
 automatically)::
 
-    from . import define
+    from . import Expects, define
 
-    @define("6.1", title="Which weight is larger?",
+    @define("6.1", expects=Expects("text"), title="Which weight is larger?",
             solution=\"\"\"The minority example's: ... (markdown; $math$ works)\"\"\")
     def _answer_6_1():
         # the solution's computation, as the student could write it; its source is shown in the box
@@ -47,6 +47,78 @@ from typing import Any
 ID_PATTERN = re.compile(r"^[0-9]+\.[0-9]+$")
 
 
+@dataclass(frozen=True)
+class Expects:
+    """The kind of answer an exercise wants, checked before its verification: an answer of another kind gets a
+    message saying what is wanted, never an exception (a student's typo is not a crash).
+
+    Attributes:
+        kind: ``"number"``, ``"integer"``, ``"numbers"`` (a list of numbers), ``"text"``, ``"texts"`` (a list of
+            texts), ``"tensor"`` (a float ``torch.Tensor``) or ``"function"``.
+        count: ``"numbers"`` / ``"texts"``: how many (``None``: any, at least 1); ``"tensor"``: its length.
+        low, high: ``"integer"``: the allowed range.
+    """
+
+    kind: str
+    count: int | None = None
+    low: int | None = None
+    high: int | None = None
+
+    def describe(self) -> str:
+        """What the answer must be, in words (``"a number, e.g. 0.5"``)."""
+        n = "" if self.count is None else f"{self.count} "
+        return {"number": "a number, e.g. 0.5", "integer": f"a whole number in [{self.low}, {self.high}]",
+                "numbers": f"a list of {n}numbers, e.g. (0.5, 0.25)", "text": "a text, e.g. \"positive\"",
+                "texts": f"a list of {n}texts, e.g. (\"minority\", \"noisy\")",
+                "tensor": f"a float torch.Tensor of shape ({self.count},)", "function": "a function"}[self.kind]
+
+    def problem(self, answer: Any) -> str | None:
+        """Why ``answer`` is not of this kind (``None`` when it is)."""
+        wanted = f"the answer should be {self.describe()}; got {_short(answer)}"
+        if self.kind == "number":
+            return None if _number(answer) is not None else wanted
+        if self.kind == "integer":
+            v = _number(answer)
+            ok = v is not None and float(v).is_integer() and self.low <= v <= self.high
+            return None if ok else wanted
+        if self.kind in ("numbers", "texts"):
+            if isinstance(answer, (str, bytes, dict)) or not hasattr(answer, "__len__"):
+                return wanted
+            items = list(answer.tolist() if hasattr(answer, "tolist") else answer)
+            good = (all(_number(a) is not None for a in items) if self.kind == "numbers"
+                    else all(isinstance(a, str) for a in items))
+            sized = len(items) >= 1 and (self.count is None or len(items) == self.count)
+            return None if good and sized else wanted
+        if self.kind == "text":
+            return None if isinstance(answer, str) else wanted
+        if self.kind == "tensor":
+            import torch
+
+            ok = (isinstance(answer, torch.Tensor) and answer.is_floating_point()
+                  and tuple(answer.shape) == (self.count,))
+            return None if ok else wanted
+        return None if callable(answer) else wanted
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a finite float (a number, a one-element array or tensor, or a text such as ``"0.6"``), else
+    None. A bool is not a number."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return None
+    try:
+        if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+            value = value.item()
+        v = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError, OverflowError, RuntimeError):
+        return None
+    return v if v == v and abs(v) != float("inf") else None
+
+
+def _short(answer: Any) -> str:
+    text = repr(answer)
+    return f"{type(answer).__name__} {text[:60] + '...' if len(text) > 60 else text}"
+
+
 @dataclass
 class Exercise:
     """One exercise: its id ``"N.K"`` (notebook N, exercise K), a title, the solution's text (markdown), the
@@ -57,6 +129,7 @@ class Exercise:
     solution_md: str
     answer_fn: Callable[[], Any]
     wrong: Any
+    expects: Expects
     verify_fn: Callable[[Any], None] | None = None
     _cached: list = field(default_factory=list, repr=False)
 
@@ -72,13 +145,20 @@ class Exercise:
         return self._cached[0]
 
     def is_correct(self, answer: Any) -> tuple[bool, str]:
-        """``(passes, message)``: run the verification on ``answer``."""
+        """``(passes, message)``: run the verification on ``answer``. Never raises on the answer: one of another
+        kind gets a message saying what kind is wanted (:class:`Expects`), and one the verification cannot use
+        (e.g. a function of the student's that raises) says what went wrong."""
         if self.verify_fn is None:
             raise RuntimeError(f"exercise {self.id} has no verification; add one with @<answer function>.verify")
+        problem = self.expects.problem(answer)
+        if problem is not None:
+            return False, problem
         try:
             self.verify_fn(answer)
         except AssertionError as err:
             return False, str(err) or "not quite"
+        except Exception as err:   # the answer's own failure (a student's function), reported, not raised
+            return False, f"the check could not use this answer ({type(err).__name__}: {err})"
         return True, "correct"
 
     def code(self) -> str:
@@ -92,7 +172,8 @@ class Exercise:
 EXERCISES: dict[str, Exercise] = {}
 
 
-def define(exercise_id: str, *, title: str, solution: str, wrong: Any) -> Callable[[Callable[[], Any]], Exercise]:
+def define(exercise_id: str, *, title: str, solution: str, wrong: Any,
+           expects: Expects) -> Callable[[Callable[[], Any]], Exercise]:
     """Decorator that registers an exercise; the decorated function computes the solution's answer.
 
     Args:
@@ -100,6 +181,7 @@ def define(exercise_id: str, *, title: str, solution: str, wrong: Any) -> Callab
         title: a few words, shown on the folded box.
         solution: the solution's explanation (markdown).
         wrong: an answer the verification must reject (a common mistake); the tests check that it is rejected.
+        expects: the kind of answer wanted (:class:`Expects`); another kind is answered with what is wanted.
     Returns:
         The :class:`Exercise`; use its ``.verify`` as a decorator for the verification.
     """
@@ -109,7 +191,7 @@ def define(exercise_id: str, *, title: str, solution: str, wrong: Any) -> Callab
         raise ValueError(f"exercise_id={exercise_id!r} is defined twice; allowed: a new id")
 
     def wrap(fn: Callable[[], Any]) -> Exercise:
-        ex = Exercise(exercise_id, title, textwrap.dedent(solution).strip(), fn, wrong)
+        ex = Exercise(exercise_id, title, textwrap.dedent(solution).strip(), fn, wrong, expects)
         EXERCISES[exercise_id] = ex
         return ex
 
@@ -182,6 +264,15 @@ def sign_answer(answer: Any) -> str | None:
     return next((sign for sign, spellings in SIGN_SPELLINGS.items() if text in spellings), None)
 
 
+def choice_answer(answer: Any, choices: dict[str, tuple[str, ...]]) -> str | None:
+    """The choice (a key of ``choices``) that ``answer`` names in one of its spellings, by value: case, spaces, a
+    leading "the" and final punctuation ignored, nothing else (``"it does not change the learning rate"`` names no
+    choice). None when it names none."""
+    text = " ".join(str(answer).strip().lower().rstrip(".!").split())
+    text = text.removeprefix("the ")
+    return next((c for c, spellings in choices.items() if text in spellings), None)
+
+
 def solution(exercise_id: str) -> SolutionBox:
     """Compute, verify and return (to display) the solution of ``exercise_id``; folded until clicked.
 
@@ -196,10 +287,12 @@ def solution(exercise_id: str) -> SolutionBox:
 
 
 def check(exercise_id: str, answer: Any) -> bool:
-    """Check a student's ``answer`` to ``exercise_id`` without revealing the solution; prints a verdict."""
+    """Check a student's ``answer`` to ``exercise_id`` without revealing the solution; prints a verdict. Never
+    raises on the answer (one of the wrong kind is told what kind is wanted)."""
     ok, msg = get(exercise_id).is_correct(answer)
     print(f"exercise {exercise_id}: {'correct' if ok else 'not yet - ' + msg}")
     return ok
 
 
-__all__ = ["EXERCISES", "Exercise", "SolutionBox", "all_ids", "check", "define", "get", "solution"]
+__all__ = ["EXERCISES", "Exercise", "Expects", "SolutionBox", "all_ids", "check", "choice_answer", "define", "get",
+           "solution"]

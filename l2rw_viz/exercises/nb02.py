@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import define
+from . import Expects, define
 
 
-@define("2.1", title="Always-majority on two test sets", wrong=(0.98, 0.98), solution="""
+@define("2.1", expects=Expects("numbers", 2),
+        title="Always-majority on two test sets", wrong=(0.98, 0.98), solution="""
 A model that always answers "majority" is right on exactly the majority examples. On a test set with the training
 set's 98 : 2 mix that is $0.98$ (98 % accuracy for a model that never finds the minority); on a balanced test set it
 is $0.5$. Answer: `(0.98, 0.5)`.""")
@@ -28,7 +29,8 @@ def _(answer):
     assert abs(balanced - on_balanced) < 0.01, "on a balanced test set each class is half of the examples"
 
 
-@define("2.2", title="How many labels does a 40 % background flip change?", wrong=0.4, solution="""
+@define("2.2", expects=Expects("number"),
+        title="How many labels does a 40 % background flip change?", wrong=0.4, solution="""
 Background flips choose among the examples **not already** in the background class: on a balanced 10-class set
 that is 90 % of the examples, and 40 % of those are flipped: $0.4 \\times 0.9 = 0.36$ of all labels.""")
 def _answer_2_2():

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import define
+from . import Expects, define
 
 
-@define("3.1", title="Proportion weights by hand", wrong=(0.05, 0.95), solution="""
+@define("3.1", expects=Expects("numbers", 2),
+        title="Proportion weights by hand", wrong=(0.05, 0.95), solution="""
 95 majority and 5 minority examples; weights proportional to $1/N_{y_i}$ and summing to 1 over all 100 examples.
 Each class then carries half the total: one minority example gets $0.5 / 5 = 0.1$, one majority example
 $0.5 / 95 \\approx 0.00526$. Answer: `(0.1, 0.5 / 95)` (minority, majority). scikit-learn's
@@ -26,7 +27,8 @@ def _(answer):
         "weight proportional to 1 / (class count), then scale so that all 100 weights sum to 1"
 
 
-@define("3.2", title="One AdaBoost round by hand", wrong=(0.25, 0.25), solution="""
+@define("3.2", expects=Expects("numbers", 2),
+        title="One AdaBoost round by hand", wrong=(0.25, 0.25), solution="""
 Four examples with weights $1/4$; the first stump gets exactly one wrong, so its weighted error is
 $\\epsilon = 1/4$ and $\\alpha = \\log\\frac{1-\\epsilon}{\\epsilon} + \\log(C-1) = \\log 3$ (SAMME, $C = 2$).
 The wrong example's weight is multiplied by $e^{\\alpha} = 3$: weights $(3, 1, 1, 1)/4$, normalised

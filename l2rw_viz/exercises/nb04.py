@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from . import define, sign_answer
+from . import Expects, define, sign_answer
 
 
 def notebook4_data():
@@ -16,7 +16,8 @@ def notebook4_data():
     return make_noisy("blobs", rate=0.25, n_train=40, n_val_per_class=5, n_test=40, seed=2, pool=pool)
 
 
-@define("4.1", title="The sign of the hypergradient", wrong="negative", solution="""
+@define("4.1", expects=Expects("text"),
+        title="The sign of the hypergradient", wrong="negative", solution="""
 At uniform weights, $\\partial L_\\text{val} / \\partial w_i = -\\nabla L_\\text{val}^\\top H^{-1} \\nabla f_i$ is
 mostly **positive** for a flipped point: giving it more weight pulls $\\theta^*$ towards the wrong label and raises
 the clean validation loss. The projected gradient step $w - \\eta\\,\\partial L_\\text{val}/\\partial w$ therefore
@@ -37,7 +38,8 @@ def _(answer):
     assert float(g[d.is_noisy].mean()) > 0 > float(g[~d.is_noisy].mean()), "the library disagrees with the story"
 
 
-@define("4.2", title="From the hypergradient to L2RW's score", wrong="minus", solution="""
+@define("4.2", expects=Expects("tensor", 40),
+        title="From the hypergradient to L2RW's score", wrong="minus", solution="""
 Replace $H^{-1}$ by $\\alpha I$ in
 $-\\partial L_\\text{val}/\\partial w_i = \\nabla L_\\text{val}^\\top H^{-1} \\nabla f_i$
 and you get $\\alpha \\langle \\nabla L_\\text{val}, \\nabla f_i \\rangle$, which is exactly L2RW's score (notebook 5).

@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import define, sign_answer
+from . import Expects, define, sign_answer
 
 
-@define("5.1", title="Three weights by hand", wrong=(0.75, -0.25, 0.5), solution="""
+@define("5.1", expects=Expects("numbers", 3),
+        title="Three weights by hand", wrong=(0.75, -0.25, 0.5), solution="""
 Scores $u = (0.3, -0.1, 0.2)$. Clip: $\\tilde w = (0.3, 0, 0.2)$. Normalise by $\\sum \\tilde w = 0.5$:
 $w = (0.6, 0, 0.4)$. The second example gets nothing: a step on it would *raise* the clean validation loss.
 (Dividing the raw scores by their sum $0.4$ without clipping gives $(0.75, -0.25, 0.5)$: gradient ascent on the
@@ -28,7 +29,8 @@ def _(answer):
         "clip at zero first, then divide by the sum of what is left"
 
 
-@define("5.2", title="Predict the sign of a score", wrong="positive", solution="""
+@define("5.2", expects=Expects("text"),
+        title="Predict the sign of a score", wrong="positive", solution="""
 Example 7 of `StepThroughProblem(seed=0)` carries a flipped label: a step on it pulls the boundary towards the
 wrong side, against the clean validation gradient (its arrow in the step-through points left, away from the
 validation arrow). Its score $\\alpha\\langle\\nabla L_\\text{val}, \\nabla f_7\\rangle$ is **negative**, so its
@@ -64,7 +66,8 @@ def broken_l2rw_weights(model, x, y, x_val, y_val, alpha=1.0):
     return w_tilde / (w_tilde.sum() + (w_tilde.sum() == 0))
 
 
-@define("5.3", title="Find the bug in an L2RW step", wrong=broken_l2rw_weights, solution="""
+@define("5.3", expects=Expects("function"),
+        title="Find the bug in an L2RW step", wrong=broken_l2rw_weights, solution="""
 The clip line: `torch.clamp(grad_eps, min=0)` keeps the examples whose up-weighting would *raise* the validation
 loss. Algorithm 1, line 11 clips the **negated** gradient: `w_tilde = torch.clamp(-grad_eps, min=0)`. With the bug
 the flipped labels get the largest weights. Answer: the repaired function (the same code with that one sign

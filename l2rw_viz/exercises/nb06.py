@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from . import define
+from . import Expects, define
 
 
-@define("6.1", title="Proportion weights by hand", wrong=0.02, solution="""
+@define("6.1", expects=Expects("number"),
+        title="Proportion weights by hand", wrong=0.02, solution="""
 Inverse-frequency weights are $w_i \\propto 1/\\text{count}(y_i)$, then normalised within the batch. With 8 fours
 and 392 nines in the training set and a batch of 2 fours and 98 nines, the unnormalised weights sum to
 $2/8 + 98/392 = 0.25 + 0.25 = 0.5$, so one four gets $(1/8)/0.5 = 0.25$: the two fours together carry half of
@@ -31,7 +32,8 @@ def _(answer):
     assert method.name == "proportion"
 
 
-@define("6.2", title="Read the shipped Fig. 8 table", wrong=0.0, solution="""
+@define("6.2", expects=Expects("number"),
+        title="Read the shipped Fig. 8 table", wrong=0.0, solution="""
 Load the shipped table and compare, at $p = 0.995$, L2RW's mean test error with the best of the two methods
 that are *told* the class counts (proportion weights and class-balanced resampling). The code below computes
 the difference in percentage points (positive: L2RW's error is lower).""")

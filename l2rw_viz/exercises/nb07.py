@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from . import define
+from . import Expects, define
 
 
-@define("7.1", title="The base rate of the label-noise detector", wrong=0.4, solution="""
+@define("7.1", expects=Expects("number"),
+        title="The base rate of the label-noise detector", wrong=0.4, solution="""
 If L2RW's ranking were random, its 100 lowest-weighted images would be flipped as often as any training image:
 the share of flipped labels in the training set. With 40 % background flips that is not 0.4: a background flip
 only chooses among images *not already* in the background class (9 of 10 classes), so about $0.4 \\times 0.9 =
@@ -24,7 +25,8 @@ def _(answer):
     assert abs(float(answer) - rate) < 0.01, "which images can a background flip choose from?"
 
 
-@define("7.2", title="The strongest baseline under background flips", wrong="plain", solution="""
+@define("7.2", expects=Expects("text"),
+        title="The strongest baseline under background flips", wrong="plain", solution="""
 Look at the shipped mnist-noise table, background column, and leave L2RW out (`l2rw` and `l2rw+es`): which method
 has the highest mean test accuracy? The answer uses the clean images in training, as L2RW uses them to choose
 weights.""")

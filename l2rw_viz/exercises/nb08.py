@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import define
+from . import Expects, define
 
 
-@define("8.1", title="Who gains and who loses weight in the explorer?", wrong=("majority", "clean"), solution="""
+@define("8.1", expects=Expects("texts", 2),
+        title="Who gains and who loses weight in the explorer?", wrong=("majority", "clean"), solution="""
 At 90 % majority and 20 % flipped labels, L2RW gives the **minority** class the largest mean weight (its few
 examples are what the balanced validation set misses most), and the **flipped labels** less than the clean ones
 (their gradients point against the clean validation gradient, so their scores are mostly negative and clipped to
@@ -33,7 +34,8 @@ def _(answer):
         "which examples' gradients disagree with the clean validation set?"
 
 
-@define("8.2", title="How many examples survive the clip?", wrong=8, solution="""
+@define("8.2", expects=Expects("integer", low=0, high=1000),
+        title="How many examples survive the clip?", wrong=8, solution="""
 In the step-through with `StepThroughProblem(seed=0)`, stage 6 ("clip") shows the clipped scores: only the
 examples whose gradient agrees with the validation gradient keep a non-zero bar. Count them: the answer is the
 number of positive scores. The check recomputes the weights with `l2rw_weights`.""")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from . import define
+from . import Expects, define
 
 
-@define("9.1", title="What can two validation points say?", wrong=(0.0, 1.0), solution="""
+@define("9.1", expects=Expects("numbers"),
+        title="What can two validation points say?", wrong=(0.0, 1.0), solution="""
 With $m = 2$ validation points, accuracy is the share of the two that are right: 0, 1/2 or 1, nothing in
 between. That is why a validation-minus-test gap of 10 points at $m = 2$ is no evidence on its own, and why
 notebook 9 needs plain training as a control. Answer: `(0.0, 0.5, 1.0)`.""")
@@ -24,7 +25,8 @@ def _(answer):
         f"with {m} validation points, accuracy is (number right) / {m}"
 
 
-@define("9.2", title="How many clean examples halve the noise?", wrong=10, solution="""
+@define("9.2", expects=Expects("integer", low=1, high=100),
+        title="How many clean examples halve the noise?", wrong=10, solution="""
 The validation gradient is a mean over $m$ examples, so its noise (standard error) shrinks like $1/\\sqrt{m}$.
 Halving it needs four times as many examples: from 5 per class to **20 per class**. The check measures it: the
 spread of the mean of $m$ per-example validation gradients of a small model, at 5 and 20 per class.""")

@@ -39,7 +39,8 @@ def make_dataset(experiment: str | Experiment, setting, seed: int, data_source: 
     source = resolve_data_source(exp, data_source)
     kw: dict[str, Any] = {"seed": seed}
     if exp.data == "mnist":
-        kw["pool"] = load_mnist(source, progress=False)
+        # "full" downloads once (about 11 MB): its progress bar shows, so a slow mirror is not a silent wait
+        kw["pool"] = load_mnist(source, progress=source == "full")
     if exp.bias == "imbalance":
         return make_imbalanced(exp.data, proportion=setting, **kw)
     if exp.bias == "noise":

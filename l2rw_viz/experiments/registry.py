@@ -172,6 +172,10 @@ def check_method_name(method: str) -> str:
     suffixes (returned in the canonical order, ``+es`` before ``+ft``); a ``ValueError`` naming it otherwise."""
     if isinstance(method, str) and "+" in method:
         base, mods = split_modifiers(method)
+        if base == ADABOOST:   # scikit-learn's AdaBoost has no SGD steps to stop early or fine-tune
+            raise ValueError(f"method={method!r}: the suffixes +es / +ft are not allowed on 'adaboost' "
+                             "(scikit-learn's AdaBoost is not trained by SGD steps); allowed: 'adaboost' alone, or "
+                             "a suffix on a torch method such as 'adaboost_net+es'")
         check_choice("method", base, [m for m in all_method_names() if m != ADABOOST])
         return base + "".join(f"+{m}" for m in mods)
     return check_choice("method", method, all_method_names())

@@ -196,7 +196,7 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
     finally:
         bar.close()
     if diverged:
-        warnings.warn(f"{len(diverged)} run(s) diverged (loss NaN or infinite) and have no row: "
+        warnings.warn(f"{len(diverged)} run(s) diverged (see train.DivergenceRule) and have no row: "
                       + "; ".join(f"{m} {s} seed {d}: {e}" for m, s, d, e in diverged), RuntimeWarning, stacklevel=2)
     if out is None:
         table = pd.DataFrame(rows, columns=None).reindex(

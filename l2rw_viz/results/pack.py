@@ -21,13 +21,13 @@ import os
 import platform
 import shlex
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..command_errors import reported_errors
 from .shipped import (
     DATA_DIR,
     HISTORY_DIR,
@@ -106,8 +106,18 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
     """
     from ..experiments import METHOD_REVISIONS, RESULTS_VERSION, finished_rows, get_experiment
     from ..history import History
+    from ..outputs import atomic_write, same_file
 
     exp = get_experiment(experiment_name(name))
+    out_dir = Path(out_dir)
+    if not Path(csv).is_file():
+        raise ValueError(f"csv={str(csv)!r} is not a file; allowed: the results CSV of a finished sweep")
+    # csv may be the shipped table itself (every row is read before the table is replaced, atomically); the
+    # Histories may not: each is thinned on the way in, and thinning the shipped ones again would lose steps
+    if history_dir is not None and same_file(history_dir, out_dir / "histories"):
+        raise ValueError(f"history_dir={str(history_dir)!r} is the shipped Histories' folder; allowed: the folder "
+                         "where the sweep saved its full Histories (packing thins them: thinning the shipped ones "
+                         "again would lose steps)")
     rows = [r for r in finished_rows(csv).values() if r["experiment"] == exp.name]
     if not rows:
         raise ValueError(f"csv={str(csv)!r} holds no current rows of {exp.name}")
@@ -142,7 +152,6 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
                              f"fingerprints differ, see {sweep_prints}): its rows are not what this code computes; "
                              f"allowed: a new sweep (delete the work folder, then 'l2rw-viz results make {exp.name}')")
     table = pd.DataFrame(rows).sort_values(["setting_value", "method", "seed"], key=lambda c: c.map(str))
-    out_dir = Path(out_dir)
     hist_out = out_dir / "histories"
     hist_out.mkdir(parents=True, exist_ok=True)
     shipped_hist = []
@@ -168,11 +177,7 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
         paths.append(path)
     table["history_path"] = paths
     target_csv = out_dir / f"{exp.name}.csv"
-    fd, tmp = tempfile.mkstemp(prefix=target_csv.name + ".", suffix=".tmp", dir=out_dir)
-    with os.fdopen(fd, "w", newline="") as handle:
-        table.to_csv(handle, index=False)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a shipped table is for everyone to read
-    os.replace(tmp, target_csv)
+    atomic_write(target_csv, table.to_csv(index=False))
 
     prov = {
         "experiment": exp.name,
@@ -205,7 +210,7 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
         "diverged_runs": [[str(m), setting_text(st), int(sd), *rest[:1]] for m, st, sd, *rest in diverged_runs],
         "histories": shipped_hist,
     }
-    (out_dir / f"{exp.name}.provenance.json").write_text(json.dumps(prov, indent=1) + "\n")
+    atomic_write(out_dir / f"{exp.name}.provenance.json", json.dumps(prov, indent=1) + "\n")
     return prov
 
 
@@ -326,7 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("csv", help="the results CSV of 'l2rw-viz sweep mnist-imbalance --recipe paper ...'")
     p.add_argument("--markdown", action="store_true", help="the table as markdown")
     args = parser.parse_args(argv)
-    try:
+    # a bad value or file (exit 2), an input or output path the system refuses (exit 2, the path and the reason)
+    with reported_errors(f"l2rw-viz results {args.command}", path=getattr(args, "csv", None)):
         if args.command == "compare-recipes":
             from .recipes import format_recipe_comparison, recipe_comparison
 
@@ -356,8 +362,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"packed {prov['rows']} rows of {prov['experiment']} and {len(prov['histories'])} Histories into "
               f"{DATA_DIR}")
         return 0
-    except (ValueError, FileNotFoundError) as error:
-        parser.exit(2, f"l2rw-viz results: error: {error}\n")
     return 2
 
 

@@ -16,15 +16,19 @@ import numpy as np
 
 from .shipped import experiment_name, load_results, setting_text
 
-_COLUMNS = ("method", "setting_value", "seed", "test_error", "recipe", "experiment")
+_COLUMNS = ("method", "setting_value", "seed", "steps", "test_error", "recipe", "experiment")
 
 
 def _paper_table(paper: Any, experiment: str):
-    from ..experiments import read_results
+    import pandas as pd
+
+    from ..experiments import RECIPE_ON_ZERO_WEIGHTS, get_experiment, read_results, recipe_experiment
 
     if isinstance(paper, (str, os.PathLike)):
         if not os.path.exists(paper):
             raise FileNotFoundError(f"paper={str(paper)!r} does not exist; allowed: a results CSV of 'l2rw-viz sweep'")
+        if not os.path.isfile(paper):
+            raise ValueError(f"paper={str(paper)!r} is not a file; allowed: a results CSV of 'l2rw-viz sweep'")
         table = read_results(paper)   # the results reader: damaged rows left out, a run counted once
     else:
         table = paper
@@ -37,7 +41,36 @@ def _paper_table(paper: Any, experiment: str):
     others = sorted(set(table["experiment"]) - {experiment})
     if others:
         raise ValueError(f"paper holds experiment(s) {others}; allowed: only {experiment}")
+    for column in ("test_error", "steps", "seed"):   # text where a number belongs would make every mean garbage
+        values = pd.to_numeric(table[column], errors="coerce")
+        if values.isna().any():
+            bad = table[column][values.isna()].iloc[0]
+            raise ValueError(f"paper's column {column!r} holds {bad if isinstance(bad, str) else 'no value'!r}; "
+                             "allowed: numbers (a results table of 'l2rw-viz sweep' holding finished runs)")
+        table = table.assign(**{column: values})
+    # the recipe as the paper ran it: its length and settings, or the comparison is not of the two recipes
+    recipe = recipe_experiment(experiment, "paper")
+    wanted = {"steps": recipe.steps, "lr": recipe.lr, "on_zero_weights": RECIPE_ON_ZERO_WEIGHTS["paper"],
+              "method_args": "{}"}
+    for column, want in wanted.items():
+        if column not in table.columns:
+            continue
+        have = sorted({str(v) for v in table[column] if not pd.isna(v) and not _same(v, want)})
+        if have:
+            raise ValueError(f"paper holds runs with {column} {have}; allowed: {want!r}, the paper recipe's "
+                             f"(runs of other lengths or settings are not the recipe; the shipped 'ours' table ran "
+                             f"{get_experiment(experiment).steps:,} steps)")
     return table
+
+
+def _same(value, want) -> bool:
+    """``value`` (a table cell) equals ``want`` (text compared as text, numbers as numbers)."""
+    if isinstance(want, str):
+        return str(value) == want
+    try:
+        return bool(np.isclose(float(value), want))
+    except (TypeError, ValueError):
+        return False
 
 
 def _mean_of(frame, column: str) -> float:

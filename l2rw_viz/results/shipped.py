@@ -66,11 +66,73 @@ def shipped_names() -> list[str]:
     return [n for n in SHIPPED if table_path(n).exists()]
 
 
+# Columns of a shipped table that hold numbers (a damaged cell there would silently turn a mean into garbage).
+NUMERIC_COLUMNS = ("seed", "steps", "test_error", "test_accuracy")
+
+
+def refresh_command(name: str) -> str:
+    return f"l2rw-viz results make {experiment_name(name)} --jobs 2"
+
+
 @cache
 def _read(path: Path, mtime: float):
+    """The shipped table at ``path``, read by the project's results reader and checked; a damaged table raises
+    ``ValueError`` naming the file and the command that makes it again."""
+    import warnings
+
     import pandas as pd
 
-    return pd.read_csv(path)
+    from ..experiments import read_results
+
+    name = path.stem
+    again = f"the shipped table {str(path)!r} is damaged; make it again with '{refresh_command(name)}' (or reinstall"\
+            " the package)"
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = read_results(path)
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{again}: {error}") from None
+    if caught:   # damaged or duplicate rows: a shipped table has neither
+        raise ValueError(f"{again}: {caught[0].message}")
+    if not len(table):
+        raise ValueError(f"{again}: it holds no rows")
+    for column in NUMERIC_COLUMNS:
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = values.isna() & table[column].notna()   # text where a number belongs
+        if bad.any():
+            line = int(bad.to_numpy().nonzero()[0][0]) + 2
+            raise ValueError(f"{again}: line {line}, column {column!r} holds {table[column][bad].iloc[0]!r}; "
+                             "allowed: a number")
+        table[column] = values
+    return table
+
+
+def _names(name: str, what: str, values, kind, have) -> list:
+    """``values`` as a list of ``kind`` (a string is one name, not its letters), each one of ``have``; a
+    ``ValueError`` naming the argument, the value and what exists otherwise."""
+    if isinstance(values, (str, int, float)) and not isinstance(values, bool):
+        values = [values]
+    try:
+        values = list(values)
+    except TypeError:
+        raise ValueError(f"{what}={values!r} is not a list; allowed: a list of {kind}") from None
+    have = sorted(have, key=str)
+    out = []
+    for v in values:
+        ok = isinstance(v, str) if kind == "names" else (
+            not isinstance(v, bool) and isinstance(v, (int, float)) or hasattr(v, "__index__")
+            or (kind == "settings" and isinstance(v, str)))
+        if kind == "seeds" and ok and not float(v).is_integer():
+            ok = False
+        if not ok:
+            raise ValueError(f"{what}={values!r}: {v!r} is not one of the {kind}; allowed: {have}")
+        key = setting_text(v) if kind == "settings" else (int(v) if kind == "seeds" else v)
+        if key not in have:
+            raise ValueError(f"{what}={values!r}: {v!r} is not in the shipped {experiment_name(name)} table; "
+                             f"allowed: {have}")
+        out.append(key)
+    return out
 
 
 def load_results(name: str, methods=None, settings=None, seeds=None):
@@ -78,23 +140,26 @@ def load_results(name: str, methods=None, settings=None, seeds=None):
 
     Args:
         name: ``"fig8"``/``"mnist-imbalance"``, ``"noise"``/``"mnist-noise"``, ``"both"``/``"mnist-imbalance-noise"``.
-        methods, settings, seeds: keep only these (``None``: all). A setting is a proportion or a noise mode.
+        methods, settings, seeds: keep only these (``None``: all); a single name or value, or a list. A setting is a
+            proportion or a noise mode.
 
     Raises:
         FileNotFoundError: this copy of the package ships no table for ``name`` (with the command that makes it).
+        ValueError: a method, setting or seed the table does not hold (the message lists those it holds), or the
+            shipped table is damaged (the message names the file and the command that makes it again).
     """
     path = table_path(name)
     if not path.exists():
         raise FileNotFoundError(f"no shipped results for {name!r} at {path}; make them with "
-                                f"'l2rw-viz results make {experiment_name(name)} --jobs 2'")
+                                f"'{refresh_command(name)}'")
     table = _read(path, path.stat().st_mtime).copy()
     if methods is not None:
-        table = table[table["method"].isin(list(methods))]
+        table = table[table["method"].isin(_names(name, "methods", methods, "names", set(table["method"])))]
     if settings is not None:
-        wanted = {setting_text(s) for s in settings}
-        table = table[table["setting_value"].map(setting_text).isin(wanted)]
+        texts = table["setting_value"].map(setting_text)
+        table = table[texts.isin(_names(name, "settings", settings, "settings", set(texts)))]
     if seeds is not None:
-        table = table[table["seed"].isin([int(s) for s in seeds])]
+        table = table[table["seed"].isin(_names(name, "seeds", seeds, "seeds", {int(s) for s in table["seed"]}))]
     return table.reset_index(drop=True)
 
 
@@ -122,8 +187,14 @@ def load_history(name: str, method: str, setting, seed: int = 0):
     Raises:
         ValueError: no History ships for this (method, setting, seed); the message lists those that do.
     """
+    from ..checks import check_seed
     from ..history import History
 
+    if not isinstance(method, str):
+        raise ValueError(f"method={method!r} is not a method name; allowed: a string such as 'l2rw'")
+    if isinstance(seed, float) and seed.is_integer():
+        seed = int(seed)
+    seed = check_seed("seed", seed)   # 0.7 is not seed 0
     path = history_path(name, method, setting, seed)
     if not path.exists():
         have = ", ".join(f"{m} {s} seed {d}" for m, s, d in shipped_histories(name)) or "none"

@@ -21,7 +21,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..checks import check_choice, check_int
+from ..command_errors import reported_errors
 from ..history import History
+from ..outputs import atomic_write, check_output_file
 from .style import (
     GROUP_COLORS,
     GROUP_LABELS,
@@ -124,22 +126,42 @@ def animation_figure(history: History, x: Any = None, groups: Sequence[str] | st
     return fig
 
 
+# Written into the <head> of every export: an existing file that carries it is an earlier export (replaced freely);
+# any other file is replaced only with force (``--force``).
+EXPORT_MARKER = '<meta name="generator" content="l2rw-viz export">'
+
+
+def is_export(path: str | Path) -> bool:
+    """Whether ``path`` is an HTML animation written by :func:`export_html` (its marker in the first 4 KB)."""
+    try:
+        with open(path, "rb") as f:
+            return EXPORT_MARKER.encode() in f.read(4096)
+    except OSError:
+        return False
+
+
 def export_html(history: History | str | Path, path: str | Path, x: Any = None,
                 groups: Sequence[str] | str | None = "auto", n_frames: int = 60, smooth: int = 5, mode: str = "mean",
-                frame_ms: int = 150, title: str | None = None) -> Path:
+                frame_ms: int = 150, title: str | None = None, force: bool = False) -> Path:
     """Write ``history`` (or a saved ``.npz``) as a self-contained HTML animation to ``path``; returns the path.
 
     The file inlines plotly.js (``include_plotlyjs=True``, about 5 MB), so it plays offline in any browser with
-    no kernel: good for slides. Other arguments as in :func:`animation_figure`.
+    no kernel: good for slides. It is written atomically (a failure leaves no half file). ``path`` may not be the
+    History file itself, and an existing file that is not an earlier export is refused (``ValueError``) unless
+    ``force``. Other arguments as in :func:`animation_figure`.
     """
+    inputs = [] if isinstance(history, History) else [history]
+    check_output_file(path, "path", inputs=inputs, is_ours=is_export, kind="an HTML export of l2rw-viz",
+                      force=force)
     if not isinstance(history, History):
         history = History.load(history)
     fig = animation_figure(history, x=x, groups=groups, n_frames=n_frames, smooth=smooth, mode=mode,
                            frame_ms=frame_ms, title=title)
+    page = fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False)
+    page = page.replace("<head>", "<head>" + EXPORT_MARKER, 1)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(path, include_plotlyjs=True, full_html=True, auto_play=False)
-    return path
+    return atomic_write(path, page)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,23 +179,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="point weight: mean so far (default) or at the last draw")
     parser.add_argument("--frame-ms", type=int, default=150, help="milliseconds per frame when playing")
     parser.add_argument("--title", default=None)
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing OUT that is not an earlier export (never the HISTORY file itself)")
     args = parser.parse_args(argv)
     src = Path(args.history)
     if not src.is_file():
         parser.error(f"HISTORY {src} does not exist")
-    try:
-        # the options by their command-line names, before any work
+    with reported_errors("l2rw-viz export", path=args.out):
+        # the options by their command-line names, and OUT, before any work
         check_int("--frames", args.frames, 1)
         check_int("--smooth", args.smooth, 1)
         check_int("--frame-ms", args.frame_ms, 1)
-        out_path = Path(args.out)
-        if out_path.is_dir():
-            raise ValueError(f"OUT={args.out!r} is a directory; allowed: a file name such as run.html")
+        check_output_file(args.out, "OUT", inputs=[src], is_ours=is_export, kind="an HTML export of l2rw-viz",
+                          force=args.force)
         out = export_html(src, args.out, groups=args.group or "auto", n_frames=args.frames, smooth=args.smooth,
-                          mode=args.mode, frame_ms=args.frame_ms, title=args.title)
-    except ValueError as exc:
-        parser.error(str(exc))
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+                          mode=args.mode, frame_ms=args.frame_ms, title=args.title, force=args.force)
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 

@@ -119,7 +119,10 @@ class ExplorerState:
     @classmethod
     def from_json(cls, text: str) -> ExplorerState:
         """Rebuild a state from :meth:`to_json` output; unknown keys are a ``ValueError`` (a typo must not vanish)."""
-        raw = json.loads(text)
+        try:
+            raw = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise ValueError(f"text is not JSON ({error}); allowed: a JSON object of ExplorerState fields") from None
         if not isinstance(raw, dict):
             raise ValueError(f"text holds a {type(raw).__name__}; allowed: a JSON object of ExplorerState fields")
         known = {f.name for f in fields(cls)}
@@ -129,12 +132,21 @@ class ExplorerState:
         return cls(**raw)
 
     def save(self, path: str | Path) -> Path:
-        """Write the JSON to ``path`` (e.g. ``"lecture3.json"``) and return it."""
-        path = Path(path)
-        path.write_text(self.to_json() + "\n")
-        return path
+        """Write the JSON to ``path`` (e.g. ``"lecture3.json"``) atomically and return it."""
+        from ..outputs import atomic_write, check_output_file
+
+        check_output_file(path, "path")
+        return atomic_write(Path(path), self.to_json() + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> ExplorerState:
-        """Read a state written by :meth:`save`."""
-        return cls.from_json(Path(path).read_text())
+        """Read a state written by :meth:`save`; a ``ValueError`` naming the file if it is not such a state."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"path={str(path)!r} is not UTF-8 text; allowed: a JSON file written by "
+                             "ExplorerState.save") from None
+        try:
+            return cls.from_json(text)
+        except ValueError as error:
+            raise ValueError(f"path={str(path)!r}: {error}") from None
