@@ -35,23 +35,30 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import site_assets
 from .checks import check_int
 
 MARKER = ".l2rw-course-site.json"
-PLOTLY_JS = "plotly.min.js"
+PLOTLY_JS = site_assets.PLOTLY_JS
 EXPLORER_PAGE = "explorer.html"
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
-# The JupyterLab template with three changes: plotly.js (local) instead of require.js, which would otherwise
-# capture plotly.js as an anonymous AMD module; no widget manager from a CDN (widget outputs are replaced); a
-# navigation bar and, for smoke builds, a banner at the top of the page.
+# The JupyterLab template with these changes: plotly.js (local) instead of require.js, which would otherwise
+# capture plotly.js as an anonymous AMD module; no widget manager and no mermaid.js from a CDN (widget outputs are
+# replaced; the course draws no mermaid diagrams); MathJax from the site's own copy (nbconvert's mathjax_url, plus
+# the font settings of site_assets.MATHJAX_CONFIG); a navigation bar and, for smoke builds, a banner at the top.
 _PAGE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}
 <script src="{{ resources.l2rw.plotly_js }}"></script>
 {%- endblock html_head_js -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}
+{{ resources.l2rw.mathjax_config }}
+{{ super() }}
+{%- endblock html_head_js_mathjax -%}
 {% block extra_css %}
 <style>
 .l2rw-nav { position: sticky; top: 0; z-index: 10; background: #f7f7f7; border-bottom: 1px solid #ddd;
@@ -165,6 +172,7 @@ def _static_outputs(nb, page_stem: str, explorer_link: str | None) -> int:
     import plotly.io as pio
 
     figures = 0
+    div_stem = html_id(page_stem)
     for c, cell in enumerate(nb.cells):
         for o, out in enumerate(cell.get("outputs", [])):
             data = out.get("data")
@@ -173,18 +181,56 @@ def _static_outputs(nb, page_stem: str, explorer_link: str | None) -> int:
             if PLOTLY_MIME in data:
                 fig = data.pop(PLOTLY_MIME)
                 data["text/html"] = pio.to_html(fig, include_plotlyjs=False, full_html=False, validate=False,
-                                                div_id=f"{page_stem}-c{c}-o{o}")
+                                                div_id=f"{div_stem}-c{c}-o{o}")
                 figures += 1
             elif WIDGET_MIME in data:
                 data.pop(WIDGET_MIME)
                 note = "An interactive widget was here: it needs a running Python kernel (open the notebook in " \
                        "JupyterLab or Voila)."
                 if explorer_link:
-                    note += f' Without a kernel, use the <a href="{explorer_link}">precomputed explorer</a>.'
+                    note += f' Without a kernel, use the <a href="{href(explorer_link)}">precomputed explorer</a>.'
                 data["text/html"] = f'<div class="l2rw-widget-note">{note}</div>'
                 data.pop("text/plain", None)
     nb.metadata.pop("widgets", None)
     return figures
+
+
+# Markdown passes raw HTML through, so "seen <label given> / true <real label>" would become two unknown tags and
+# vanish from the page. Only these tags (and autolinks, comments) stay HTML; every other "<" in prose is escaped.
+_MARKDOWN_TAGS = ("a", "b", "br", "center", "code", "details", "div", "em", "font", "h1", "h2", "h3", "h4", "h5",
+                  "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "small", "span", "strong", "sub",
+                  "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul")
+_PROTECTED = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`|\$\$.*?\$\$|(?<![\\$])\$[^$\n]+\$)", re.S)
+_STRAY_LT = re.compile(r"<(?!/?(?:" + "|".join(_MARKDOWN_TAGS) + r")\b[^<>]*>|!--|https?://|mailto:)", re.I)
+
+
+def escape_stray_html(markdown: str) -> str:
+    """``markdown`` with every ``<`` that does not open an allowed HTML tag (:data:`_MARKDOWN_TAGS`), an autolink or
+    a comment written as ``&lt;``; code spans, fenced code and ``$...$`` / ``$$...$$`` maths are left as they are
+    (their ``<`` is already shown as text)."""
+    parts = _PROTECTED.split(markdown)
+    return "".join(part if i % 2 else _STRAY_LT.sub("&lt;", part) for i, part in enumerate(parts))
+
+
+def _escape_markdown_cells(nb) -> None:
+    """In place: :func:`escape_stray_html` on every markdown cell."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = escape_stray_html(cell.source)
+
+
+def href(path: str) -> str:
+    """A site-relative file path as an ``href``/``src`` attribute value: percent-encoded (a file name may hold
+    spaces, quotes or ``<``), then HTML-escaped."""
+    from urllib.parse import quote
+
+    return html.escape(quote(path, safe="/"), quote=True)
+
+
+def html_id(text: str) -> str:
+    """``text`` reduced to a safe HTML id / JavaScript string (letters, digits, ``_``, ``-``): plotly writes the id
+    into a script as well as an attribute."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
 
 
 def _title_and_summary(nb, fallback: str) -> tuple[str, str]:
@@ -227,12 +273,14 @@ def render_page(nb, page_stem: str, nav_html: str, banner: str = "", explorer_li
     from nbconvert import HTMLExporter
 
     figures = _static_outputs(nb, page_stem, explorer_link)
+    _escape_markdown_cells(nb)
     if title:
         nb.metadata["title"] = title
     exporter = HTMLExporter(template_name="lab",
                             extra_loaders=[jinja2.DictLoader({"l2rw_page.html.j2": _PAGE_TEMPLATE})],
-                            template_file="l2rw_page.html.j2")
-    resources = {"l2rw": {"plotly_js": PLOTLY_JS, "nav": nav_html, "banner": html.escape(banner)}}
+                            template_file="l2rw_page.html.j2", mathjax_url=site_assets.MATHJAX_URL)
+    resources = {"l2rw": {"plotly_js": PLOTLY_JS, "nav": nav_html, "banner": html.escape(banner),
+                          "mathjax_config": site_assets.MATHJAX_CONFIG}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     return body, figures
 
@@ -241,9 +289,9 @@ def _nav(records: Sequence[tuple[str, str]], i: int, with_explorer: bool) -> str
     """Navigation bar of page ``i`` of ``records`` = ``[(page file, title), ...]``."""
     links = ['<a href="index.html">&#8962; course index</a>']
     if i > 0:
-        links.append(f'<a href="{records[i - 1][0]}">&larr; {html.escape(records[i - 1][1])}</a>')
+        links.append(f'<a href="{href(records[i - 1][0])}">&larr; {html.escape(records[i - 1][1])}</a>')
     if i + 1 < len(records):
-        links.append(f'<a href="{records[i + 1][0]}">{html.escape(records[i + 1][1])} &rarr;</a>')
+        links.append(f'<a href="{href(records[i + 1][0])}">{html.escape(records[i + 1][1])} &rarr;</a>')
     if with_explorer:
         links.append(f'<a href="{EXPLORER_PAGE}">explorer (no kernel)</a>')
     return "".join(links)
@@ -252,7 +300,8 @@ def _nav(records: Sequence[tuple[str, str]], i: int, with_explorer: bool) -> str
 def index_html(records: Sequence[PageRecord], info: dict, with_explorer: bool) -> str:
     """The site's index page: one row per notebook page, the explorer link, how and when the site was built."""
     rows = "\n".join(
-        f'<tr><td><a href="{r.page}">{html.escape(r.title)}</a><br><small><a href="notebooks/{r.notebook}">'
+        f'<tr><td><a href="{href(r.page)}">{html.escape(r.title)}</a><br><small>'
+        f'<a href="{href("notebooks/" + r.notebook)}">'
         f'{html.escape(r.notebook)}</a></small></td><td>{html.escape(r.summary)}</td><td>{r.figures}</td>'
         f'<td>{r.seconds:.0f} s</td></tr>' for r in records)
     explorer = (f'<p class="explorer"><a href="{EXPLORER_PAGE}"><b>The explorer, without a kernel</b></a>: toy runs of '
@@ -322,15 +371,6 @@ def _versions() -> dict[str, str]:
 
     return {"l2rw_viz": __version__, "torch": torch.__version__, "plotly": plotly.__version__,
             "nbconvert": nbconvert.__version__, "python": sys.version.split()[0]}
-
-
-def _plotly_js_path() -> Path:
-    import plotly
-
-    path = Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: the installed plotly has no bundled plotly.js")
-    return path
 
 
 def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, smoke: bool = False,
@@ -410,7 +450,7 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
         (tmp / "notebooks").mkdir()
         for p in paths:
             shutil.copy2(p, tmp / "notebooks" / p.name)
-        shutil.copy2(_plotly_js_path(), tmp / PLOTLY_JS)
+        site_assets.copy_site_assets(tmp)
         explorer_info = None
         if explorer:
             from .viz.static_explorer import write_explorer
