@@ -20,7 +20,9 @@ of its own; ``sphinx-revealjs`` (maintained, reveal.js 5.2) ships the upstream `
 
 :func:`copy_site_assets` copies all three into a site; :data:`MATHJAX_URL` and :data:`MATHJAX_CONFIG` are what a page
 puts in its head (nbconvert's ``mathjax_url`` and one extra configuration block: the shipped MathJax has the
-STIX-Web fonts only, so HTML-CSS output is told to use them instead of its default TeX fonts).
+STIX-Web fonts only, so HTML-CSS output is told to use them instead of its default TeX fonts; and its placeholder
+font ``url('about:blank')``, which Chromium reports as a CORS error on a page opened from disk, becomes a local()
+font).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ MATHJAX_URL = f"{MATHJAX_DIR}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
 MATHJAX_CONFIG = """<script type="text/x-mathjax-config">
 MathJax.Hub.Config({
   "HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null,
-               linebreaks: {automatic: true}},
+               linebreaks: {automatic: true},
+               styles: {"@font-face": {"font-family": "MathJax_Blank", src: "local('MathJax_Blank')"}}},
   menuSettings: {zoom: "None"}, showMathMenu: false, messageStyle: "none"
 });
 </script>"""
