@@ -41,6 +41,7 @@ from .checks import check_int
 MARKER = ".l2rw-course-site.json"
 PLOTLY_JS = site_assets.PLOTLY_JS
 EXPLORER_PAGE = "explorer.html"
+STEPTHROUGH_PAGE = "stepthrough.html"
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -167,8 +168,9 @@ def execute_notebook(path: str | Path, workdir: str | Path, env: dict[str, str],
 # Render
 
 def _static_outputs(nb, page_stem: str, explorer_link: str | None) -> int:
-    """In place: plotly JSON outputs -> self-drawing plotly ``<div>``s; widget outputs -> a note. Returns the
-    number of plotly figures. Div ids are ``<page>-c<cell>-o<output>`` so a rebuild writes the same HTML."""
+    """In place: plotly JSON outputs -> self-drawing plotly ``<div>``s; the step-through widget -> its precomputed
+    replay (a plotly figure too); other widget outputs -> a note that links the explorer. Returns the number of
+    plotly figures on the page. Div ids are ``<page>-c<cell>-o<output>`` so a rebuild writes the same HTML."""
     import plotly.io as pio
 
     figures = 0
@@ -185,12 +187,23 @@ def _static_outputs(nb, page_stem: str, explorer_link: str | None) -> int:
                 figures += 1
             elif WIDGET_MIME in data:
                 data.pop(WIDGET_MIME)
+                data.pop("text/plain", None)
+                if "StepThrough(" in cell.get("source", ""):
+                    # the step-through replays without a kernel: the same stages, precomputed (static_stepthrough)
+                    from .viz.static_stepthrough import stepthrough_div
+
+                    note = ("The live step-through needs a Python kernel; here it is precomputed for a few batches "
+                            "(seed 0, as in the widget): move the stage slider or press back / next, and switch "
+                            "batches or flip a label with the buttons above the figure.")
+                    data["text/html"] = (f'<div class="l2rw-widget-note">{note}</div>'
+                                         + stepthrough_div(_replay_figure(), f"{div_stem}-c{c}-o{o}"))
+                    figures += 1
+                    continue
                 note = "An interactive widget was here: it needs a running Python kernel (open the notebook in " \
                        "JupyterLab or Voila)."
                 if explorer_link:
                     note += f' Without a kernel, use the <a href="{href(explorer_link)}">precomputed explorer</a>.'
                 data["text/html"] = f'<div class="l2rw-widget-note">{note}</div>'
-                data.pop("text/plain", None)
     nb.metadata.pop("widgets", None)
     return figures
 
@@ -231,6 +244,18 @@ def html_id(text: str) -> str:
     """``text`` reduced to a safe HTML id / JavaScript string (letters, digits, ``_``, ``-``): plotly writes the id
     into a script as well as an attribute."""
     return re.sub(r"[^A-Za-z0-9_-]", "_", text)
+
+
+_REPLAY: dict = {}
+
+
+def _replay_figure() -> dict:
+    """The step-through replay figure (:mod:`l2rw_viz.viz.static_stepthrough`), computed once per process."""
+    if "figure" not in _REPLAY:
+        from .viz.static_stepthrough import stepthrough_replay_figure
+
+        _REPLAY["figure"] = stepthrough_replay_figure()
+    return _REPLAY["figure"]
 
 
 def _title_and_summary(nb, fallback: str) -> tuple[str, str]:
@@ -294,6 +319,7 @@ def _nav(records: Sequence[tuple[str, str]], i: int, with_explorer: bool) -> str
         links.append(f'<a href="{href(records[i + 1][0])}">{html.escape(records[i + 1][1])} &rarr;</a>')
     if with_explorer:
         links.append(f'<a href="{EXPLORER_PAGE}">explorer (no kernel)</a>')
+    links.append(f'<a href="{STEPTHROUGH_PAGE}">step-through (no kernel)</a>')
     return "".join(links)
 
 
@@ -307,6 +333,9 @@ def index_html(records: Sequence[PageRecord], info: dict, with_explorer: bool) -
     explorer = (f'<p class="explorer"><a href="{EXPLORER_PAGE}"><b>The explorer, without a kernel</b></a>: toy runs of '
                 f'plain training, class-proportion weights and L2RW, precomputed over a grid of settings and replayed '
                 f'with plotly controls.</p>') if with_explorer else ""
+    explorer += (f'<p class="explorer"><a href="{STEPTHROUGH_PAGE}"><b>One L2RW step, stage by stage, without a '
+                 f'kernel</b></a>: the step-through of notebook 5 precomputed for a few batches (and one flipped '
+                 f'label), replayed with plotly controls.</p>')
     banner = f'<div class="banner">{html.escape(SMOKE_BANNER)}</div>' if info["smoke"] else ""
     mode = "smoke (L2RW_SMOKE=1: short runs)" if info["smoke"] else "full"
     return f"""<!DOCTYPE html>
@@ -451,6 +480,10 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
         for p in paths:
             shutil.copy2(p, tmp / "notebooks" / p.name)
         site_assets.copy_site_assets(tmp)
+        from .viz.static_stepthrough import stepthrough_html
+
+        (tmp / STEPTHROUGH_PAGE).write_text(stepthrough_html(PLOTLY_JS, "index.html", _replay_figure()),
+                                            encoding="utf-8")
         explorer_info = None
         if explorer:
             from .viz.static_explorer import write_explorer

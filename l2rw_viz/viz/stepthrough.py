@@ -5,8 +5,8 @@ flipped), a handful of clean validation points, and a logistic regression ``logi
 ``b`` 2: six parameters) that has already had a few plain gradient steps on the noisy data, i.e. a model in the
 middle of training. The stages (:data:`STAGES`) follow Algorithm 1 of Ren et al. (2018):
 
-1. ``batch``: the batch (marker shape = observed label, red ring = flipped label), the validation set (black x)
-   and the current boundary;
+1. ``batch``: the batch (marker shape = observed label, red ring = flipped label), the validation set (x,
+   coloured by class) and the current boundary;
 2. ``gradients``: each example's descent direction ``-grad f_i`` beside the validation descent direction
    ``-grad L_val``, in parameter space;
 3. ``look-ahead``: the look-ahead step on each example alone, ``theta - alpha grad f_i``: its boundary (green when
@@ -54,8 +54,8 @@ from .style import GROUP_COLORS, TEMPLATE
 
 STAGES = ("batch", "gradients", "look-ahead", "slopes", "dot products", "clip", "normalise", "update")
 STAGE_TEXT = {
-    "batch": "A mini-batch of the noisy training set (shape = observed label, red ring = flipped label), the clean "
-             "validation set (black x) and the model's current boundary.",
+    "batch": "A mini-batch of the noisy training set (shape = observed label, number = example, red ring = flipped "
+             "label), the clean validation set (x, coloured by its class) and the model's current boundary.",
     "look-ahead": "The look-ahead: one step on each example alone, theta - alpha grad f_i. Green boundary: the "
                   "validation loss goes down; red: it goes up. (A whole step can overshoot where the loss curves; "
                   "Algorithm 1 uses only the slope at eps = 0: next stage.)",
@@ -341,7 +341,8 @@ def empty_stepthrough_figure(width: int = 1000, height: int = 760) -> go.Figure:
                              marker=dict(size=20, color="rgba(0,0,0,0)", line=dict(color=GROUP_COLORS["noisy"],
                                                                                    width=2))), 1, 1)
     fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name="validation set",
-                             marker=dict(size=9, symbol="x", color="black")), 1, 1)
+                             marker=dict(size=11, symbol="x", color="black", line=dict(color="black", width=1))),
+                  1, 1)
     fig.add_trace(line("-grad f_i (clean label)", GROUP_COLORS["clean"], 2), 1, 2)
     fig.add_trace(line("-grad f_i (flipped label)", GROUP_COLORS["noisy"], 2), 1, 2)
     fig.add_trace(line("-grad L_val", "black", 4), 1, 2)
@@ -393,7 +394,9 @@ def stage_data(problem: StepThroughProblem, stage: int) -> dict[str, dict]:
     out["flipped label"] = {"x": x[flipped, 0].tolist(), "y": x[flipped, 1].tolist(),
                             "marker.size": (size[flipped] + 8).tolist()}
     xv = problem.x_val.numpy()
-    out["validation set"] = {"x": xv[:, 0].tolist(), "y": xv[:, 1].tolist()}
+    # the validation points' classes matter (they decide which way the validation gradient points): colour = class
+    out["validation set"] = {"x": xv[:, 0].tolist(), "y": xv[:, 1].tolist(),
+                             "marker.color": [CLASS_COLORS[c] for c in problem.y_val.numpy()]}
     if stage >= 1:
         # descent steps -alpha g, projected; the horizontal axis runs along -g_val (basis row 0 is +g_val, so flip
         # its sign): the validation arrow points right, and so does every example with a positive score
