@@ -28,6 +28,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -35,13 +36,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import site_assets
+from . import decks, site_assets
 from .checks import check_int
 
 MARKER = ".l2rw-course-site.json"
 PLOTLY_JS = site_assets.PLOTLY_JS
 EXPLORER_PAGE = "explorer.html"
-STEPTHROUGH_PAGE = "stepthrough.html"
+STEPTHROUGH_PAGE = decks.STEPTHROUGH_PAGE
+SLIDES_DIR = "slides"
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -95,6 +97,8 @@ class PageRecord:
     summary: str
     seconds: float
     figures: int
+    deck: str = ""        # the reveal.js deck, e.g. slides/01_weighted_loss.html ("" when none was written)
+    slides: int = 0       # its number of slides
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -140,11 +144,55 @@ def kernel_env(smoke: bool, jobs: int = 1) -> dict[str, str]:
     return env
 
 
-def execute_notebook(path: str | Path, workdir: str | Path, env: dict[str, str], timeout: int = 1200):
+class RunningKernels:
+    """The kernels of a build's notebooks while they run, so that Ctrl-C stops them within seconds.
+
+    A cell may run for many minutes; waiting for it would ignore the interrupt. :meth:`stop` interrupts every
+    kernel (SIGINT: a Python cell raises KeyboardInterrupt at once), gives them ``grace_s`` seconds, then kills
+    what still runs; the notebook's thread then ends with an error instead of waiting for the cell."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._managers: list = []
+        self.stopping = False
+
+    def add(self, km) -> None:
+        with self._lock:
+            self._managers.append(km)
+
+    def remove(self, km) -> None:
+        with self._lock:
+            if km in self._managers:
+                self._managers.remove(km)
+
+    def stop(self, grace_s: float = 2.0) -> None:
+        import signal
+
+        with self._lock:
+            self.stopping = True
+            procs = [getattr(getattr(km, "provisioner", None), "process", None) for km in self._managers]
+        procs = [p for p in procs if p is not None and p.poll() is None]
+        for p in procs:
+            p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + grace_s
+        for p in procs:
+            try:
+                p.wait(max(0.0, deadline - time.monotonic()))
+            except Exception:  # still running after the grace period (subprocess.TimeoutExpired)
+                pass
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+
+
+def execute_notebook(path: str | Path, workdir: str | Path, env: dict[str, str], timeout: int = 1200,
+                     kernels: RunningKernels | None = None):
     """Run ``path`` top to bottom in a fresh ``python3`` kernel whose working directory is ``workdir``.
 
     Files the notebook writes (result caches, exports) land in ``workdir``, never beside the source. Returns
     ``(notebook, seconds)``, the notebook with its outputs. A failing cell raises :class:`NotebookBuildError`.
+    ``kernels``: where the running kernel is registered, so that the build can stop it on Ctrl-C.
     ``timeout``: seconds allowed per cell.
     """
     import nbformat
@@ -155,12 +203,22 @@ def execute_notebook(path: str | Path, workdir: str | Path, env: dict[str, str],
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(workdir)}})
+    if kernels is not None and kernels.stopping:
+        raise KeyboardInterrupt
+    km = client.create_kernel_manager()   # made here (nbclient would make it in execute) so a build can stop it
+    if kernels is not None:
+        kernels.add(km)
     start = time.perf_counter()
     try:
         client.execute(env=env)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
+        if kernels is not None and kernels.stopping:
+            raise KeyboardInterrupt from error
         plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the traceback's terminal colours
         raise NotebookBuildError(f"{path.name} failed: {plain}") from error
+    finally:
+        if kernels is not None:
+            kernels.remove(km)
     return nb, time.perf_counter() - start
 
 
@@ -310,9 +368,11 @@ def render_page(nb, page_stem: str, nav_html: str, banner: str = "", explorer_li
     return body, figures
 
 
-def _nav(records: Sequence[tuple[str, str]], i: int, with_explorer: bool) -> str:
-    """Navigation bar of page ``i`` of ``records`` = ``[(page file, title), ...]``."""
+def _nav(records: Sequence[tuple[str, str]], i: int, with_explorer: bool, deck: str | None = None) -> str:
+    """Navigation bar of page ``i`` of ``records`` = ``[(page file, title), ...]``; ``deck``: its slides."""
     links = ['<a href="index.html">&#8962; course index</a>']
+    if deck:
+        links.append(f'<a href="{href(deck)}">slides</a>')
     if i > 0:
         links.append(f'<a href="{href(records[i - 1][0])}">&larr; {html.escape(records[i - 1][1])}</a>')
     if i + 1 < len(records):
@@ -328,7 +388,9 @@ def index_html(records: Sequence[PageRecord], info: dict, with_explorer: bool) -
     rows = "\n".join(
         f'<tr><td><a href="{href(r.page)}">{html.escape(r.title)}</a><br><small>'
         f'<a href="{href("notebooks/" + r.notebook)}">'
-        f'{html.escape(r.notebook)}</a></small></td><td>{html.escape(r.summary)}</td><td>{r.figures}</td>'
+        f'{html.escape(r.notebook)}</a>'
+        + (f' &middot; <a href="{href(r.deck)}">slides ({r.slides})</a>' if r.deck else "")
+        + f'</small></td><td>{html.escape(r.summary)}</td><td>{r.figures}</td>'
         f'<td>{r.seconds:.0f} s</td></tr>' for r in records)
     explorer = (f'<p class="explorer"><a href="{EXPLORER_PAGE}"><b>The explorer, without a kernel</b></a>: toy runs of '
                 f'plain training, class-proportion weights and L2RW, precomputed over a grid of settings and replayed '
@@ -447,12 +509,13 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
             env = kernel_env(smoke, jobs)
             executed: dict[Path, tuple] = {}
             bar = tqdm(total=len(paths), desc="notebooks", unit="nb", disable=not progress)
+            kernels = RunningKernels()
             with ThreadPoolExecutor(max_workers=jobs) as pool:
                 futures = {}
                 for p in paths:
                     workdir = Path(scratch) / p.stem
                     workdir.mkdir()
-                    futures[pool.submit(execute_notebook, p, workdir, env, timeout)] = p
+                    futures[pool.submit(execute_notebook, p, workdir, env, timeout, kernels)] = p
                 try:
                     for future in as_completed(futures):
                         p = futures[future]
@@ -462,20 +525,28 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
                 except BaseException:
                     for f in futures:
                         f.cancel()
+                    # Ctrl-C or a failed notebook: stop the kernels still running instead of waiting for their
+                    # cells (the pool's exit waits for its threads, which end once their kernel is gone)
+                    kernels.stop()
                     raise
                 finally:
                     bar.close()
         pages = [(f"{p.stem}.html", _title_and_summary(executed[p][0], p.stem)[0]) for p in paths]
         records = []
         questions = readme_questions(notebooks_dir)
+        (tmp / SLIDES_DIR).mkdir()
         for i, p in enumerate(paths):
             nb, seconds = executed[p]
             title, summary = _title_and_summary(nb, p.stem)
             summary = questions.get(p.name, summary)
-            body, figures = render_page(nb, p.stem, _nav(pages, i, explorer), SMOKE_BANNER if smoke else "",
+            # the deck first: render_page turns the plotly outputs into HTML in place
+            deck = f"{SLIDES_DIR}/{p.stem}.html"
+            n_slides = decks.write_deck(nb, tmp / deck, title, summary, page_link="../" + pages[i][0])
+            body, figures = render_page(nb, p.stem, _nav(pages, i, explorer, deck), SMOKE_BANNER if smoke else "",
                                         EXPLORER_PAGE if explorer else None, title)
             (tmp / pages[i][0]).write_text(body, encoding="utf-8")
-            records.append(PageRecord(p.name, pages[i][0], title, summary, round(seconds, 1), figures))
+            records.append(PageRecord(p.name, pages[i][0], title, summary, round(seconds, 1), figures, deck,
+                                      n_slides))
         (tmp / "notebooks").mkdir()
         for p in paths:
             shutil.copy2(p, tmp / "notebooks" / p.name)
@@ -581,6 +652,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NotebookBuildError as error:
         print(f"l2rw-viz course: {error}\n{args.out_dir} was left as it was", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"\nl2rw-viz course: interrupted; the kernels were stopped, the temporary folder removed and "
+              f"{args.out_dir} left as it was", file=sys.stderr)
+        return 130
     size = site_size(args.out_dir)
     print(f"wrote {args.out_dir}: {len(info['pages'])} notebook page(s)"
           + (" + explorer.html" if info["explorer"] else "")
