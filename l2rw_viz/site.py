@@ -272,15 +272,25 @@ _MARKDOWN_TAGS = ("a", "b", "br", "center", "code", "details", "div", "em", "fon
                   "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "small", "span", "strong", "sub",
                   "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul")
 _PROTECTED = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`|\$\$.*?\$\$|(?<![\\$])\$[^$\n]+\$)", re.S)
-_STRAY_LT = re.compile(r"<(?!/?(?:" + "|".join(_MARKDOWN_TAGS) + r")\b[^<>]*>|!--|https?://|mailto:)", re.I)
+_ALLOWED_TAG = re.compile(r"</?(?:" + "|".join(_MARKDOWN_TAGS) + r")\b([^<>]*)>|<!--|<https?://|<mailto:", re.I)
+_SCRIPTED = re.compile(r"\bon\w+\s*=|javascript:|<script", re.I)   # attributes that run code
 
 
 def escape_stray_html(markdown: str) -> str:
-    """``markdown`` with every ``<`` that does not open an allowed HTML tag (:data:`_MARKDOWN_TAGS`), an autolink or
-    a comment written as ``&lt;``; code spans, fenced code and ``$...$`` / ``$$...$$`` maths are left as they are
-    (their ``<`` is already shown as text)."""
+    """``markdown`` with every ``<`` written as ``&lt;`` unless it opens an allowed HTML tag (:data:`_MARKDOWN_TAGS`,
+    with no event-handler attribute or ``javascript:`` URL), an autolink or a comment; code spans, fenced code and
+    ``$...$`` / ``$$...$$`` maths are left as they are (their ``<`` is already shown as text)."""
+    def one(text: str) -> str:
+        out, i = [], 0
+        for m in re.finditer("<", text):
+            tag = _ALLOWED_TAG.match(text, m.start())
+            keep = tag is not None and not _SCRIPTED.search(tag.group(1) or "")
+            out += [text[i:m.start()], "<" if keep else "&lt;"]
+            i = m.start() + 1
+        return "".join(out) + text[i:]
+
     parts = _PROTECTED.split(markdown)
-    return "".join(part if i % 2 else _STRAY_LT.sub("&lt;", part) for i, part in enumerate(parts))
+    return "".join(part if i % 2 else one(part) for i, part in enumerate(parts))
 
 
 def _escape_markdown_cells(nb) -> None:
@@ -468,7 +478,7 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
                timeout: int = 1200, jobs: int = 1, force: bool = False, explorer: bool = True,
                explorer_grid: str | None = None, explorer_base=None, notebooks_dir: str | Path = NOTEBOOKS_DIR,
                progress: bool = True,
-               command: str = "l2rw-viz course build") -> dict:
+               command: str = "l2rw-viz course build", executed_dir: str | Path | None = None) -> dict:
     """Execute the notebooks, render the site into a temporary folder beside ``out_dir``, then move it into place.
 
     Args:
@@ -482,6 +492,8 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
             explorer_base: the :class:`~l2rw_viz.viz.state.ExplorerState` every explorer run starts from
             (default: the explorer's defaults; tests pass a shorter one).
         notebooks_dir: where the ``NN_*.ipynb`` live (default: the repository's ``notebooks/``).
+        executed_dir: also write each executed notebook, outputs included, to this folder (the tests read them
+            there, so one execution serves the notebook tests, the decks and the pages).
     Returns:
         The build record written to ``out_dir/.l2rw-course-site.json``: pages, per-notebook seconds, versions,
         mode, total wall seconds and CPU seconds (this process and the kernels).
@@ -531,6 +543,12 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
                     raise
                 finally:
                     bar.close()
+        if executed_dir is not None:
+            import nbformat
+
+            Path(executed_dir).mkdir(parents=True, exist_ok=True)
+            for p in paths:
+                nbformat.write(executed[p][0], Path(executed_dir) / p.name)
         pages = [(f"{p.stem}.html", _title_and_summary(executed[p][0], p.stem)[0]) for p in paths]
         records = []
         questions = readme_questions(notebooks_dir)
