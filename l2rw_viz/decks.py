@@ -50,10 +50,11 @@ class Slide:
 
 
 def count_words(markdown: str) -> int:
-    """Words of ``markdown`` as a reader counts them: a formula is one word, markup characters are not words."""
+    """Words of ``markdown`` (or of a slide's text) as a reader counts them: a formula is one word; markup
+    characters and tokens without a letter or digit are not words."""
     text = _MATH.sub(" F ", markdown)
     text = re.sub(r"<[^>]+>|[*_`#>|]", " ", text)
-    return len(re.findall(r"[^\s]+", text))
+    return sum(1 for token in text.split() if re.search(r"\w", token))   # "(", "…", "·" are not words
 
 
 def _sentences(paragraph: str) -> list[str]:
