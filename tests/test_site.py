@@ -315,7 +315,7 @@ def test_stray_angle_brackets_in_markdown_are_text_and_maths_and_tags_are_kept()
 
 def test_the_step_through_replay_has_every_stage_of_every_case_and_escaped_text():
     from l2rw_viz.viz import static_stepthrough as sst
-    from l2rw_viz.viz.stepthrough import CLASS_COLORS, STAGES
+    from l2rw_viz.viz.stepthrough import CLASS_COLORS, STAGES, stage_caption_html
 
     cases = sst.stepthrough_cases(seed=0, resamples=2)
     assert [label for label, _ in cases][:3] == ["batch 1", "batch 2", "batch 3"]
@@ -328,6 +328,8 @@ def test_the_step_through_replay_has_every_stage_of_every_case_and_escaped_text(
     texts = json.dumps([f["layout"] for f in fig["frames"]])
     assert "alpha&lt;g_val, g_i&gt;" in json.dumps(fig["data"]) and "&lt;grad L_val, grad f_i&gt;" in texts
     assert not re.search(r"<(?!br>)[a-z_ ]", texts.replace("<br>", "")), "an unescaped < reaches plotly"
+    # the live widget's caption (HTML) says the same, escaped: stage 5 keeps its inner product
+    assert "alpha &lt;grad L_val, grad f_i&gt;, the same numbers" in stage_caption_html(4)
     # the validation points carry their classes; the batch points their numbers
     val = next(t for t in fig["frames"][0]["data"] if t["name"] == "validation set")
     yv = cases[0][1].y_val.numpy()
