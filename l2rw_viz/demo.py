@@ -72,7 +72,6 @@ def write_demo_page(path: str | Path, smoke: bool | None = None, seed: int = 0) 
     result = run_setting(DEMO_SETTING, methods, base)
     spec = {k: (v,) for k, v in DEMO_SETTING.items()}
     fig = explorer_figure([result], spec, methods, DEMO_SETTING, width=1000, height=860)
-    fig["layout"]["legend"]["y"] += 0.035   # above the curves' title at this width
     # one setting: only the replay controls (training step slider, play/pause) stay
     for layout in [fig["layout"]] + [f["layout"] for f in fig["frames"]]:
         layout["sliders"] = layout["sliders"][-1:]

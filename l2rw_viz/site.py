@@ -9,13 +9,18 @@ kernel, ``nbconvert``'s ``HTMLExporter`` (the JupyterLab template) writes its pa
 nbconvert preprocessor (:class:`StaticOutputs`) turns each plotly output (``application/vnd.plotly.v1+json``,
 what plotly emits in a kernel) into a plotly ``<div>`` that draws with the site's single local ``plotly.min.js``
 (copied from the installed plotly), so every figure is interactive without a kernel or a network. Widget outputs
-(the live explorer of notebook 8) need a kernel; they become a note that links the explorer page instead.
+need a kernel: the step-through becomes its precomputed replay (:mod:`l2rw_viz.viz.static_stepthrough`), any other
+widget (the live explorer of notebook 8) a note that links the explorer page. Formulas are typeset by the site's
+own MathJax; no page loads anything from a CDN (:mod:`l2rw_viz.site_assets` says which package provides what).
 
 The site: ``index.html`` (links to every page, the build's mode, versions and times), ``NN_name.html`` per
-notebook, ``explorer.html`` (:mod:`l2rw_viz.viz.static_explorer`), ``plotly.min.js``, the output-free notebooks
-under ``notebooks/`` for download, and ``.l2rw-course-site.json`` (the build record, which also marks the folder
-as a site so that a rebuild may replace it). The site is built in a temporary folder beside ``OUT_DIR`` and moved
-into place only when everything succeeded: a failed build leaves the previous site (or nothing) behind.
+notebook, ``slides/NN_name.html`` per notebook (:mod:`l2rw_viz.decks`), ``explorer.html``
+(:mod:`l2rw_viz.viz.static_explorer`), ``stepthrough.html``, ``plotly.min.js``, ``mathjax/``, ``reveal.js/``, the
+output-free notebooks under ``notebooks/`` for download, and ``.l2rw-course-site.json`` (the build record, which
+also marks the folder as a site so that a rebuild may replace it). The site is built in a temporary folder beside
+``OUT_DIR`` and moved into place only when everything succeeded: a failed or interrupted build (Ctrl-C stops the
+kernels within seconds, :class:`RunningKernels`) leaves the previous site (or nothing) behind. Every file name,
+title and text is escaped on its way into HTML (:func:`href`, :func:`html_id`, :func:`escape_stray_html`).
 """
 
 from __future__ import annotations

@@ -314,7 +314,8 @@ def explorer_figure(results: Sequence[dict], grid: str | dict = "full", methods:
     start_layout = dict(start_frame["layout"])
     out["layout"][f"yaxis{k + 1}"]["range"] = start_layout.pop(f"yaxis{k + 1}.range")
     out["layout"].update(width=width, height=height, margin={"l": 30, "r": 30, "t": 110, "b": 190},
-                         legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": curves_top,
+                         # above the curves panel's title, not on it
+                         legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": curves_top + 0.03,
                                  "yanchor": "bottom"},
                          **start_layout)
     out["frames"] = frames
