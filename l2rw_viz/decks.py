@@ -3,8 +3,9 @@
 The notebook keeps the full text; a deck keeps the skeleton a lecturer talks over:
 
 - a title slide: the notebook's title and the question it answers (the course table of ``notebooks/README.md``);
-- one slide per section (``##`` heading): the first sentence of each of its paragraphs, as bullets, while they fit
-  in :data:`MAX_WORDS` words (a longer first sentence is cut at a word and marked with an ellipsis);
+- one slide per section (``##`` heading): the first sentence of each of its paragraphs, as bullets, and its
+  displayed formulas, while they fit in :data:`MAX_WORDS` words (a longer first sentence is cut at a word and
+  marked with an ellipsis);
 - one slide per figure the notebook drew: the section's heading, the figure at full slide width, and a caption
   (the first sentence of the paragraph before it, at most :data:`CAPTION_WORDS` words);
 - where the notebook shows the step-through widget, a slide that links the site's kernel-free step-through.
@@ -84,16 +85,20 @@ def _cut(markdown: str, words: int) -> str:
             break
         out.append(tok)
     text = "".join(out).rstrip(" ,;:")
-    # an emphasis left open by the cut would run on: drop unmatched markers
+    # an emphasis left open by the cut would run on: drop unmatched markers (outside formulas, whose * and _ are
+    # TeX)
+    maths = _MATH.findall(text)
+    plain = _MATH.sub("\x00", text)
     for mark in ("**", "*", "_", "`"):
-        if text.count(mark) % 2:
-            text = text[::-1].replace(mark[::-1], "", 1)[::-1]
+        if plain.count(mark) % 2:
+            plain = plain[::-1].replace(mark[::-1], "", 1)[::-1]
+    text = re.sub("\x00", lambda _: maths.pop(0), plain)
     return text + " \u2026"
 
 
 def _paragraphs(source: str) -> list[tuple[str, str]]:
-    """``[(kind, text)]`` of a markdown cell: ``("h1"|"h2"|"h3", heading)`` or ``("p", paragraph)``; lists, tables,
-    quotes, code and HTML blocks are left out (they belong to the notebook)."""
+    """``[(kind, text)]`` of a markdown cell: ``("h1"|"h2"|"h3", heading)``, ``("p", paragraph)`` or ``("math",
+    $$...$$)``; lists, tables, quotes, code and HTML blocks are left out (they belong to the notebook)."""
     out = []
     for block in re.split(r"\n\s*\n", source.strip()):
         block = block.strip()
@@ -106,7 +111,10 @@ def _paragraphs(source: str) -> list[tuple[str, str]]:
             if rest:
                 out += _paragraphs(rest)
             continue
-        if re.match(r"^([-*+]\s|\d+[.)]\s|\||>|```|<|\$\$)", block):
+        if block.startswith("$$"):
+            out.append(("math", block))   # a displayed formula: the deck shows it (it counts as one word)
+            continue
+        if re.match(r"^([-*+]\s|\d+[.)]\s|\||>|```|<)", block):
             continue
         out.append(("p", block))
     return out
@@ -130,6 +138,11 @@ def deck_slides(nb, title: str, question: str = "") -> list[Slide]:
                         slides.append(section)
                     continue
                 if skipping or text.lstrip().startswith("<details"):
+                    continue
+                if kind == "math":
+                    if section is not None and section.bullets and \
+                            sum(count_words(b) for b in section.bullets) + count_words(section.heading) < MAX_WORDS:
+                        section.bullets.append(text)
                     continue
                 first = _sentences(text)[0] if _sentences(text) else ""
                 last_paragraph = first
@@ -187,7 +200,8 @@ def deck_html(slides: list[Slide], title: str, page_link: str, prefix: str = "..
             sections.append(f"<section><h2>{h}</h2>{sub}<p class='small'><a href=\"{href(page_link)}\">the full "
                             f"notebook page</a> &middot; press <b>?</b> for keys</p></section>")
         elif s.kind == "text":
-            items = "".join(f"<li>{_md(b)}</li>" for b in s.bullets)
+            items = "".join(f"<li class='math'>{_md(b)}</li>" if b.startswith("$$") else f"<li>{_md(b)}</li>"
+                            for b in s.bullets)
             sections.append(f"<section><h3>{h}</h3><ul>{items}</ul></section>")
         elif s.kind == "link":
             sections.append(f"<section><h3>{h}</h3><p>{html.escape(s.bullets[0])}</p><p><a href=\"../"
@@ -206,6 +220,7 @@ def deck_html(slides: list[Slide], title: str, page_link: str, prefix: str = "..
 <style>
 .reveal h2 {{ font-size: 1.6em; }} .reveal h3 {{ font-size: 1.2em; }} .reveal h4 {{ font-size: 0.8em; margin: 0; }}
 .reveal ul {{ font-size: 0.8em; }} .reveal li {{ margin: 0.4em 0; }} .reveal li p {{ margin: 0; }}
+.reveal li.math {{ list-style: none; }}
 .reveal .question {{ font-size: 0.9em; color: #555; }} .reveal .small {{ font-size: 0.5em; }}
 .reveal .caption {{ font-size: 0.5em; color: #444; }} .reveal .caption p {{ margin: 0.2em 0; }}
 .reveal section.figure {{ top: 0 !important; }}
