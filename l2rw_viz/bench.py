@@ -23,7 +23,10 @@ parameters, for any module).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -67,6 +70,22 @@ def _full_step(method: Method, opt: torch.optim.Optimizer, ctx: StepContext) -> 
     opt.step()
 
 
+@contextlib.contextmanager
+def _quiet_fd2():
+    """Silence file descriptor 2 for the block: libtorch writes a "USDT: ... profiler_start" and a "profiler_stop"
+    line straight to it (not through Python, so no filter can catch them) each time a profiler starts and stops,
+    which a notebook shows as cell output. Python's own errors still surface: they are raised, not printed, here."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def step_peak_mib(method: Method, opt: torch.optim.Optimizer, ctx: StepContext) -> float:
     """Peak memory of one full trainer step, MiB, above what was allocated before it.
 
@@ -85,7 +104,7 @@ def step_peak_mib(method: Method, opt: torch.optim.Optimizer, ctx: StepContext) 
     from torch.profiler import ProfilerActivity, profile
 
     opt.zero_grad(set_to_none=True)   # frees the old gradients before the profiler starts (it cannot see them go)
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _quiet_fd2(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         _full_step(method, opt, ctx)
     current = peak = 0
     for event in sorted(prof.events(), key=lambda e: e.time_range.start):

@@ -211,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo.add_argument("--smoke", action="store_true", help="shorter runs (also on with L2RW_SMOKE=1)")
     p_demo.add_argument("--device", type=_device, default="auto", help="'auto', 'cpu', 'cuda', ...")
     p_demo.add_argument("--seed", type=_seed, default=0, help="seed of both runs")
+    p_demo.add_argument("--out", default="l2rw-demo.html",
+                        help="the picture: a self-contained HTML page (default: l2rw-demo.html here)")
 
     sub.add_parser("bench", help="timing benchmarks (l2rw_viz.bench); arguments are passed on", add_help=False)
     sub.add_parser("export", help="HISTORY.npz OUT.html: standalone HTML animation (l2rw_viz.viz.export)",
@@ -291,9 +293,12 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import run_demo
+    from .demo import NEXT_STEPS, run_demo, write_demo_page
 
     run_demo(smoke=args.smoke or None, device=args.device, seed=args.seed)
+    page = write_demo_page(args.out, smoke=args.smoke or None, seed=args.seed)
+    print(f"\nthe picture (boundaries and learned weights, plain vs L2RW): {page.resolve()}")
+    print("next:\n  " + "\n  ".join(NEXT_STEPS))
     return 0
 
 

@@ -8,6 +8,7 @@ on one 2-D picture, the toy weights over seeds. Everything else the notebooks ca
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -21,6 +22,12 @@ from .device import describe_device, resolve_device
 from .reweight import weighted_loss
 from .settings import smoke_mode
 from .viz.boundary import boundary_grid, grid_bounds
+
+# The notebooks compare trained parameters as plain numbers (``float((a - b).abs().max())``); torch then warns that
+# a tensor which requires grad becomes a scalar, which is exactly what is meant there. Expected in the course (whose
+# notebooks import this module), so filtered here, by its message only.
+warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True to a scalar",
+                        category=UserWarning)
 
 # Colours used for the two classes of a toy problem and for "special" examples throughout the course.
 CLASS_COLORS = ("#1f77b4", "#ff7f0e")

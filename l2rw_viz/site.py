@@ -9,13 +9,18 @@ kernel, ``nbconvert``'s ``HTMLExporter`` (the JupyterLab template) writes its pa
 nbconvert preprocessor (:class:`StaticOutputs`) turns each plotly output (``application/vnd.plotly.v1+json``,
 what plotly emits in a kernel) into a plotly ``<div>`` that draws with the site's single local ``plotly.min.js``
 (copied from the installed plotly), so every figure is interactive without a kernel or a network. Widget outputs
-(the live explorer of notebook 8) need a kernel; they become a note that links the explorer page instead.
+need a kernel: the step-through becomes its precomputed replay (:mod:`l2rw_viz.viz.static_stepthrough`), any other
+widget (the live explorer of notebook 8) a note that links the explorer page. Formulas are typeset by the site's
+own MathJax; no page loads anything from a CDN (:mod:`l2rw_viz.site_assets` says which package provides what).
 
 The site: ``index.html`` (links to every page, the build's mode, versions and times), ``NN_name.html`` per
-notebook, ``explorer.html`` (:mod:`l2rw_viz.viz.static_explorer`), ``plotly.min.js``, the output-free notebooks
-under ``notebooks/`` for download, and ``.l2rw-course-site.json`` (the build record, which also marks the folder
-as a site so that a rebuild may replace it). The site is built in a temporary folder beside ``OUT_DIR`` and moved
-into place only when everything succeeded: a failed build leaves the previous site (or nothing) behind.
+notebook, ``slides/NN_name.html`` per notebook (:mod:`l2rw_viz.decks`), ``explorer.html``
+(:mod:`l2rw_viz.viz.static_explorer`), ``stepthrough.html``, ``plotly.min.js``, ``mathjax/``, ``reveal.js/``, the
+output-free notebooks under ``notebooks/`` for download, and ``.l2rw-course-site.json`` (the build record, which
+also marks the folder as a site so that a rebuild may replace it). The site is built in a temporary folder beside
+``OUT_DIR`` and moved into place only when everything succeeded: a failed or interrupted build (Ctrl-C stops the
+kernels within seconds, :class:`RunningKernels`) leaves the previous site (or nothing) behind. Every file name,
+title and text is escaped on its way into HTML (:func:`href`, :func:`html_id`, :func:`escape_stray_html`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -35,25 +41,34 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import decks, site_assets
 from .checks import check_int
 from .course_files import notebooks_dir
 
 MARKER = ".l2rw-course-site.json"
-PLOTLY_JS = "plotly.min.js"
+PLOTLY_JS = site_assets.PLOTLY_JS
 EXPLORER_PAGE = "explorer.html"
 LAB_PAGE = "lab.html"   # the Reweight Lab (l2rw_viz.lab): written by every build, linked first on the index
+STEPTHROUGH_PAGE = decks.STEPTHROUGH_PAGE
+SLIDES_DIR = "slides"
 NOTEBOOKS_DIR = notebooks_dir()   # the repository's notebooks/ in a checkout, else the ones installed with the wheel
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
-# The JupyterLab template with three changes: plotly.js (local) instead of require.js, which would otherwise
-# capture plotly.js as an anonymous AMD module; no widget manager from a CDN (widget outputs are replaced); a
-# navigation bar and, for smoke builds, a banner at the top of the page.
+# The JupyterLab template with these changes: plotly.js (local) instead of require.js, which would otherwise
+# capture plotly.js as an anonymous AMD module; no widget manager and no mermaid.js from a CDN (widget outputs are
+# replaced; the course draws no mermaid diagrams); MathJax from the site's own copy (nbconvert's mathjax_url, plus
+# the font settings of site_assets.MATHJAX_CONFIG); a navigation bar and, for smoke builds, a banner at the top.
 _PAGE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}
 <script src="{{ resources.l2rw.plotly_js }}"></script>
 {%- endblock html_head_js -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}
+{{ resources.l2rw.mathjax_config }}
+{{ super() }}
+{%- endblock html_head_js_mathjax -%}
 {% block extra_css %}
 <style>
 .l2rw-nav { position: sticky; top: 0; z-index: 10; background: #f7f7f7; border-bottom: 1px solid #ddd;
@@ -89,6 +104,8 @@ class PageRecord:
     summary: str
     seconds: float
     figures: int
+    deck: str = ""        # the reveal.js deck, e.g. slides/01_weighted_loss.html ("" when none was written)
+    slides: int = 0       # its number of slides
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -134,11 +151,55 @@ def kernel_env(smoke: bool, jobs: int = 1) -> dict[str, str]:
     return env
 
 
-def execute_notebook(path: str | Path, workdir: str | Path, env: dict[str, str], timeout: int = 1200):
+class RunningKernels:
+    """The kernels of a build's notebooks while they run, so that Ctrl-C stops them within seconds.
+
+    A cell may run for many minutes; waiting for it would ignore the interrupt. :meth:`stop` interrupts every
+    kernel (SIGINT: a Python cell raises KeyboardInterrupt at once), gives them ``grace_s`` seconds, then kills
+    what still runs; the notebook's thread then ends with an error instead of waiting for the cell."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._managers: list = []
+        self.stopping = False
+
+    def add(self, km) -> None:
+        with self._lock:
+            self._managers.append(km)
+
+    def remove(self, km) -> None:
+        with self._lock:
+            if km in self._managers:
+                self._managers.remove(km)
+
+    def stop(self, grace_s: float = 2.0) -> None:
+        import signal
+
+        with self._lock:
+            self.stopping = True
+            procs = [getattr(getattr(km, "provisioner", None), "process", None) for km in self._managers]
+        procs = [p for p in procs if p is not None and p.poll() is None]
+        for p in procs:
+            p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + grace_s
+        for p in procs:
+            try:
+                p.wait(max(0.0, deadline - time.monotonic()))
+            except Exception:  # still running after the grace period (subprocess.TimeoutExpired)
+                pass
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+
+
+def execute_notebook(path: str | Path, workdir: str | Path, env: dict[str, str], timeout: int = 1200,
+                     kernels: RunningKernels | None = None):
     """Run ``path`` top to bottom in a fresh ``python3`` kernel whose working directory is ``workdir``.
 
     Files the notebook writes (result caches, exports) land in ``workdir``, never beside the source. Returns
     ``(notebook, seconds)``, the notebook with its outputs. A failing cell raises :class:`NotebookBuildError`.
+    ``kernels``: where the running kernel is registered, so that the build can stop it on Ctrl-C.
     ``timeout``: seconds allowed per cell.
     """
     import nbformat
@@ -149,12 +210,22 @@ def execute_notebook(path: str | Path, workdir: str | Path, env: dict[str, str],
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(workdir)}})
+    if kernels is not None and kernels.stopping:
+        raise KeyboardInterrupt
+    km = client.create_kernel_manager()   # made here (nbclient would make it in execute) so a build can stop it
+    if kernels is not None:
+        kernels.add(km)
     start = time.perf_counter()
     try:
         client.execute(env=env)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
+        if kernels is not None and kernels.stopping:
+            raise KeyboardInterrupt from error
         plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # the traceback's terminal colours
         raise NotebookBuildError(f"{path.name} failed: {plain}") from error
+    finally:
+        if kernels is not None:
+            kernels.remove(km)
     return nb, time.perf_counter() - start
 
 
@@ -162,11 +233,13 @@ def execute_notebook(path: str | Path, workdir: str | Path, env: dict[str, str],
 # Render
 
 def _static_outputs(nb, page_stem: str, explorer_link: str | None) -> int:
-    """In place: plotly JSON outputs -> self-drawing plotly ``<div>``s; widget outputs -> a note. Returns the
-    number of plotly figures. Div ids are ``<page>-c<cell>-o<output>`` so a rebuild writes the same HTML."""
+    """In place: plotly JSON outputs -> self-drawing plotly ``<div>``s; the step-through widget -> its precomputed
+    replay (a plotly figure too); other widget outputs -> a note that links the explorer. Returns the number of
+    plotly figures on the page. Div ids are ``<page>-c<cell>-o<output>`` so a rebuild writes the same HTML."""
     import plotly.io as pio
 
     figures = 0
+    div_stem = html_id(page_stem)
     for c, cell in enumerate(nb.cells):
         for o, out in enumerate(cell.get("outputs", [])):
             data = out.get("data")
@@ -175,18 +248,89 @@ def _static_outputs(nb, page_stem: str, explorer_link: str | None) -> int:
             if PLOTLY_MIME in data:
                 fig = data.pop(PLOTLY_MIME)
                 data["text/html"] = pio.to_html(fig, include_plotlyjs=False, full_html=False, validate=False,
-                                                div_id=f"{page_stem}-c{c}-o{o}")
+                                                div_id=f"{div_stem}-c{c}-o{o}")
                 figures += 1
             elif WIDGET_MIME in data:
                 data.pop(WIDGET_MIME)
+                data.pop("text/plain", None)
+                if "StepThrough(" in cell.get("source", ""):
+                    # the step-through replays without a kernel: the same stages, precomputed (static_stepthrough)
+                    from .viz.static_stepthrough import stepthrough_div
+
+                    note = ("The live step-through needs a Python kernel; here it is precomputed for a few batches "
+                            "(seed 0, as in the widget): move the stage slider or press back / next, and switch "
+                            "batches or flip a label with the buttons above the figure.")
+                    data["text/html"] = (f'<div class="l2rw-widget-note">{note}</div>'
+                                         + stepthrough_div(_replay_figure(), f"{div_stem}-c{c}-o{o}"))
+                    figures += 1
+                    continue
                 note = "An interactive widget was here: it needs a running Python kernel (open the notebook in " \
                        "JupyterLab or Voila)."
                 if explorer_link:
-                    note += f' Without a kernel, use the <a href="{explorer_link}">precomputed explorer</a>.'
+                    note += f' Without a kernel, use the <a href="{href(explorer_link)}">precomputed explorer</a>.'
                 data["text/html"] = f'<div class="l2rw-widget-note">{note}</div>'
-                data.pop("text/plain", None)
     nb.metadata.pop("widgets", None)
     return figures
+
+
+# Markdown passes raw HTML through, so "seen <label given> / true <real label>" would become two unknown tags and
+# vanish from the page. Only these tags (and autolinks, comments) stay HTML; every other "<" in prose is escaped.
+_MARKDOWN_TAGS = ("a", "b", "br", "center", "code", "details", "div", "em", "font", "h1", "h2", "h3", "h4", "h5",
+                  "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "small", "span", "strong", "sub",
+                  "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul")
+_PROTECTED = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`|\$\$.*?\$\$|(?<![\\$])\$[^$\n]+\$)", re.S)
+_ALLOWED_TAG = re.compile(r"</?(?:" + "|".join(_MARKDOWN_TAGS) + r")\b([^<>]*)>|<!--|<https?://|<mailto:", re.I)
+_SCRIPTED = re.compile(r"\bon\w+\s*=|javascript:|<script", re.I)   # attributes that run code
+
+
+def escape_stray_html(markdown: str) -> str:
+    """``markdown`` with every ``<`` written as ``&lt;`` unless it opens an allowed HTML tag (:data:`_MARKDOWN_TAGS`,
+    with no event-handler attribute or ``javascript:`` URL), an autolink or a comment; code spans, fenced code and
+    ``$...$`` / ``$$...$$`` maths are left as they are (their ``<`` is already shown as text)."""
+    def one(text: str) -> str:
+        out, i = [], 0
+        for m in re.finditer("<", text):
+            tag = _ALLOWED_TAG.match(text, m.start())
+            keep = tag is not None and not _SCRIPTED.search(tag.group(1) or "")
+            out += [text[i:m.start()], "<" if keep else "&lt;"]
+            i = m.start() + 1
+        return "".join(out) + text[i:]
+
+    parts = _PROTECTED.split(markdown)
+    return "".join(part if i % 2 else one(part) for i, part in enumerate(parts))
+
+
+def _escape_markdown_cells(nb) -> None:
+    """In place: :func:`escape_stray_html` on every markdown cell."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = escape_stray_html(cell.source)
+
+
+def href(path: str) -> str:
+    """A site-relative file path as an ``href``/``src`` attribute value: percent-encoded (a file name may hold
+    spaces, quotes or ``<``), then HTML-escaped."""
+    from urllib.parse import quote
+
+    return html.escape(quote(path, safe="/"), quote=True)
+
+
+def html_id(text: str) -> str:
+    """``text`` reduced to a safe HTML id / JavaScript string (letters, digits, ``_``, ``-``): plotly writes the id
+    into a script as well as an attribute."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
+
+
+_REPLAY: dict = {}
+
+
+def _replay_figure() -> dict:
+    """The step-through replay figure (:mod:`l2rw_viz.viz.static_stepthrough`), computed once per process."""
+    if "figure" not in _REPLAY:
+        from .viz.static_stepthrough import stepthrough_replay_figure
+
+        _REPLAY["figure"] = stepthrough_replay_figure()
+    return _REPLAY["figure"]
 
 
 def _title_and_summary(nb, fallback: str) -> tuple[str, str]:
@@ -229,37 +373,48 @@ def render_page(nb, page_stem: str, nav_html: str, banner: str = "", explorer_li
     from nbconvert import HTMLExporter
 
     figures = _static_outputs(nb, page_stem, explorer_link)
+    _escape_markdown_cells(nb)
     if title:
         nb.metadata["title"] = title
     exporter = HTMLExporter(template_name="lab",
                             extra_loaders=[jinja2.DictLoader({"l2rw_page.html.j2": _PAGE_TEMPLATE})],
-                            template_file="l2rw_page.html.j2")
-    resources = {"l2rw": {"plotly_js": PLOTLY_JS, "nav": nav_html, "banner": html.escape(banner)}}
+                            template_file="l2rw_page.html.j2", mathjax_url=site_assets.MATHJAX_URL)
+    resources = {"l2rw": {"plotly_js": PLOTLY_JS, "nav": nav_html, "banner": html.escape(banner),
+                          "mathjax_config": site_assets.MATHJAX_CONFIG}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     return body, figures
 
 
-def _nav(records: Sequence[tuple[str, str]], i: int, with_explorer: bool) -> str:
-    """Navigation bar of page ``i`` of ``records`` = ``[(page file, title), ...]``."""
+def _nav(records: Sequence[tuple[str, str]], i: int, with_explorer: bool, deck: str | None = None) -> str:
+    """Navigation bar of page ``i`` of ``records`` = ``[(page file, title), ...]``; ``deck``: its slides."""
     links = ['<a href="index.html">&#8962; course index</a>']
+    if deck:
+        links.append(f'<a href="{href(deck)}">slides</a>')
     if i > 0:
-        links.append(f'<a href="{records[i - 1][0]}">&larr; {html.escape(records[i - 1][1])}</a>')
+        links.append(f'<a href="{href(records[i - 1][0])}">&larr; {html.escape(records[i - 1][1])}</a>')
     if i + 1 < len(records):
-        links.append(f'<a href="{records[i + 1][0]}">{html.escape(records[i + 1][1])} &rarr;</a>')
+        links.append(f'<a href="{href(records[i + 1][0])}">{html.escape(records[i + 1][1])} &rarr;</a>')
     if with_explorer:
         links.append(f'<a href="{EXPLORER_PAGE}">explorer (no kernel)</a>')
+    links.append(f'<a href="{STEPTHROUGH_PAGE}">step-through (no kernel)</a>')
     return "".join(links)
 
 
 def index_html(records: Sequence[PageRecord], info: dict, with_explorer: bool) -> str:
     """The site's index page: one row per notebook page, the explorer link, how and when the site was built."""
     rows = "\n".join(
-        f'<tr><td><a href="{r.page}">{html.escape(r.title)}</a><br><small><a href="notebooks/{r.notebook}">'
-        f'{html.escape(r.notebook)}</a></small></td><td>{html.escape(r.summary)}</td><td>{r.figures}</td>'
+        f'<tr><td><a href="{href(r.page)}">{html.escape(r.title)}</a><br><small>'
+        f'<a href="{href("notebooks/" + r.notebook)}">'
+        f'{html.escape(r.notebook)}</a>'
+        + (f' &middot; <a href="{href(r.deck)}">slides ({r.slides})</a>' if r.deck else "")
+        + f'</small></td><td>{html.escape(r.summary)}</td><td>{r.figures}</td>'
         f'<td>{r.seconds:.0f} s</td></tr>' for r in records)
     explorer = (f'<p class="explorer"><a href="{EXPLORER_PAGE}"><b>The explorer, without a kernel</b></a>: toy runs of '
                 f'plain training, class-proportion weights and L2RW, precomputed over a grid of settings and replayed '
                 f'with plotly controls.</p>') if with_explorer else ""
+    explorer += (f'<p class="explorer"><a href="{STEPTHROUGH_PAGE}"><b>One L2RW step, stage by stage, without a '
+                 f'kernel</b></a>: the step-through of notebook 5 precomputed for a few batches (and one flipped '
+                 f'label), replayed with plotly controls.</p>')
     banner = f'<div class="banner">{html.escape(SMOKE_BANNER)}</div>' if info["smoke"] else ""
     mode = "smoke (L2RW_SMOKE=1: short runs)" if info["smoke"] else "full"
     return f"""<!DOCTYPE html>
@@ -328,20 +483,11 @@ def _versions() -> dict[str, str]:
             "nbconvert": nbconvert.__version__, "python": sys.version.split()[0]}
 
 
-def _plotly_js_path() -> Path:
-    import plotly
-
-    path = Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: the installed plotly has no bundled plotly.js")
-    return path
-
-
 def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, smoke: bool = False,
                timeout: int = 1200, jobs: int = 1, force: bool = False, explorer: bool = True,
                explorer_grid: str | None = None, explorer_base=None, notebooks_dir: str | Path = NOTEBOOKS_DIR,
                progress: bool = True,
-               command: str = "l2rw-viz course build") -> dict:
+               command: str = "l2rw-viz course build", executed_dir: str | Path | None = None) -> dict:
     """Execute the notebooks, render the site into a temporary folder beside ``out_dir``, then move it into place.
 
     Args:
@@ -355,6 +501,8 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
             explorer_base: the :class:`~l2rw_viz.viz.state.ExplorerState` every explorer run starts from
             (default: the explorer's defaults; tests pass a shorter one).
         notebooks_dir: where the ``NN_*.ipynb`` live (default: the repository's ``notebooks/``).
+        executed_dir: also write each executed notebook, outputs included, to this folder (the tests read them
+            there, so one execution serves the notebook tests, the decks and the pages).
     Returns:
         The build record written to ``out_dir/.l2rw-course-site.json``: pages, per-notebook seconds, versions,
         mode, total wall seconds and CPU seconds (this process and the kernels).
@@ -382,12 +530,13 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
             env = kernel_env(smoke, jobs)
             executed: dict[Path, tuple] = {}
             bar = tqdm(total=len(paths), desc="notebooks", unit="nb", disable=not progress)
+            kernels = RunningKernels()
             with ThreadPoolExecutor(max_workers=jobs) as pool:
                 futures = {}
                 for p in paths:
                     workdir = Path(scratch) / p.stem
                     workdir.mkdir()
-                    futures[pool.submit(execute_notebook, p, workdir, env, timeout)] = p
+                    futures[pool.submit(execute_notebook, p, workdir, env, timeout, kernels)] = p
                 try:
                     for future in as_completed(futures):
                         p = futures[future]
@@ -397,24 +546,42 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
                 except BaseException:
                     for f in futures:
                         f.cancel()
+                    # Ctrl-C or a failed notebook: stop the kernels still running instead of waiting for their
+                    # cells (the pool's exit waits for its threads, which end once their kernel is gone)
+                    kernels.stop()
                     raise
                 finally:
                     bar.close()
+        if executed_dir is not None:
+            import nbformat
+
+            Path(executed_dir).mkdir(parents=True, exist_ok=True)
+            for p in paths:
+                nbformat.write(executed[p][0], Path(executed_dir) / p.name)
         pages = [(f"{p.stem}.html", _title_and_summary(executed[p][0], p.stem)[0]) for p in paths]
         records = []
         questions = readme_questions(notebooks_dir)
+        (tmp / SLIDES_DIR).mkdir()
         for i, p in enumerate(paths):
             nb, seconds = executed[p]
             title, summary = _title_and_summary(nb, p.stem)
             summary = questions.get(p.name, summary)
-            body, figures = render_page(nb, p.stem, _nav(pages, i, explorer), SMOKE_BANNER if smoke else "",
+            # the deck first: render_page turns the plotly outputs into HTML in place
+            deck = f"{SLIDES_DIR}/{p.stem}.html"
+            n_slides = decks.write_deck(nb, tmp / deck, title, summary, page_link="../" + pages[i][0])
+            body, figures = render_page(nb, p.stem, _nav(pages, i, explorer, deck), SMOKE_BANNER if smoke else "",
                                         EXPLORER_PAGE if explorer else None, title)
             (tmp / pages[i][0]).write_text(body, encoding="utf-8")
-            records.append(PageRecord(p.name, pages[i][0], title, summary, round(seconds, 1), figures))
+            records.append(PageRecord(p.name, pages[i][0], title, summary, round(seconds, 1), figures, deck,
+                                      n_slides))
         (tmp / "notebooks").mkdir()
         for p in paths:
             shutil.copy2(p, tmp / "notebooks" / p.name)
-        shutil.copy2(_plotly_js_path(), tmp / PLOTLY_JS)
+        site_assets.copy_site_assets(tmp)
+        from .viz.static_stepthrough import stepthrough_html
+
+        (tmp / STEPTHROUGH_PAGE).write_text(stepthrough_html(PLOTLY_JS, "index.html", _replay_figure()),
+                                            encoding="utf-8")
         from .lab import write_lab
 
         write_lab(tmp / LAB_PAGE, back_link="index.html")
@@ -522,6 +689,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NotebookBuildError as error:
         print(f"l2rw-viz course: {error}\n{args.out_dir} was left as it was", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"\nl2rw-viz course: interrupted; the kernels were stopped, the temporary folder removed and "
+              f"{args.out_dir} left as it was", file=sys.stderr)
+        return 130
     size = site_size(args.out_dir)
     print(f"wrote {args.out_dir}: {len(info['pages'])} notebook page(s)"
           + (" + explorer.html" if info["explorer"] else "")

@@ -155,8 +155,12 @@ def load_mnist(source: str = "auto", cache_dir: str | os.PathLike | None = None,
             return _pool_from_arrays(*_full_arrays(*(str(p) for p in paths)), source="full")
         except (MnistDownloadError, OSError) as error:
             _auto_network_failed = True
-            lines = str(error).splitlines()
-            reason = "; ".join(line.strip() for line in lines[1:-1]) or lines[0]
+            # the mirrors' URLs go to the log: a notebook offline expects this fallback, and a warning listing every
+            # URL would be most of its output; the reasons (each once) stay in the warning
+            log.info("load_mnist(source='auto'): download failed: %s", error)
+            lines = str(error).splitlines()[1:-1]
+            reasons = dict.fromkeys(line.split(": ", 1)[-1].strip() for line in lines if line.strip())
+            reason = f"{len(urls)} mirror(s) tried: " + "; ".join(reasons) if reasons else str(error).splitlines()[0]
     warnings.warn(f"load_mnist(source='auto'): full MNIST is not cached in {directory} and could not be "
                   f"downloaded ({reason}); using the offline 5,000-image subset (source='subset')", stacklevel=2)
     return _pool_from_arrays(*_subset_arrays(), source="subset")

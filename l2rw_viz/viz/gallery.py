@@ -3,6 +3,7 @@ class (``History`` + images -> plotly Figure)."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,7 +43,9 @@ def gallery_figure(history: History, x: Any, k: int = 8, class_names: Sequence[s
 
     def caption(i):
         flag = " (flipped)" if history.is_noisy[i] else ""
-        return f"w={mean[i]:.2f}<br>seen {names[history.y[i]]} / true {names[history.y_clean[i]]}{flag}"
+        # class names are the caller's text: escaped, since plotly.js reads <...> in a title as its own markup
+        seen, true = (html.escape(str(names[c]), quote=False) for c in (history.y[i], history.y_clean[i]))
+        return f"w={mean[i]:.2f}<br>seen {seen} / true {true}{flag}"
 
     fig = make_subplots(rows=2, cols=k, subplot_titles=[caption(i) for i in top] + [caption(i) for i in bottom],
                         vertical_spacing=0.2, horizontal_spacing=0.01)

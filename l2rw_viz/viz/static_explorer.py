@@ -150,9 +150,23 @@ def precompute(grid: str | dict = "full", methods: Sequence[str] = METHODS, base
 # The figure
 
 def _typed(values, dtype: str) -> dict:
-    """A plotly.js typed array (``{"dtype", "bdata"}``): base64 of the raw little-endian values."""
+    """A plotly.js typed array (``{"dtype", "bdata"}``): base64 of the raw little-endian values, row-major.
+
+    An array of 2 or more dimensions also carries its ``shape`` (``"30, 30"``, plotly.js's spelling): without it
+    plotly.js reads a contour's ``z`` as one flat row and draws no boundary."""
     arr = np.ascontiguousarray(np.asarray(values).astype(np.dtype(dtype).newbyteorder("<")))
-    return {"dtype": dtype, "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
+    out = {"dtype": dtype, "bdata": base64.b64encode(arr.tobytes()).decode("ascii")}
+    if arr.ndim > 1:
+        out["shape"] = ", ".join(str(n) for n in arr.shape)
+    return out
+
+
+def decode_typed(value: dict) -> np.ndarray:
+    """The inverse of :func:`_typed` (what plotly.js reads): the array, in its ``shape`` when it has one."""
+    arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]).newbyteorder("<"))
+    if "shape" in value:
+        arr = arr.reshape([int(n) for n in str(value["shape"]).split(",")])
+    return arr
 
 
 def _controls(spec: dict, setting: dict, snapshots: np.ndarray, t_active: int) -> dict:
@@ -300,7 +314,8 @@ def explorer_figure(results: Sequence[dict], grid: str | dict = "full", methods:
     start_layout = dict(start_frame["layout"])
     out["layout"][f"yaxis{k + 1}"]["range"] = start_layout.pop(f"yaxis{k + 1}.range")
     out["layout"].update(width=width, height=height, margin={"l": 30, "r": 30, "t": 110, "b": 190},
-                         legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": curves_top,
+                         # above the curves panel's title, not on it
+                         legend={"orientation": "h", "x": 1.0, "xanchor": "right", "y": curves_top + 0.03,
                                  "yanchor": "bottom"},
                          **start_layout)
     out["frames"] = frames

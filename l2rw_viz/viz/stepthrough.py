@@ -5,8 +5,8 @@ flipped), a handful of clean validation points, and a logistic regression ``logi
 ``b`` 2: six parameters) that has already had a few plain gradient steps on the noisy data, i.e. a model in the
 middle of training. The stages (:data:`STAGES`) follow Algorithm 1 of Ren et al. (2018):
 
-1. ``batch``: the batch (marker shape = observed label, red ring = flipped label), the validation set (black x)
-   and the current boundary;
+1. ``batch``: the batch (marker shape = observed label, red ring = flipped label), the validation set (x,
+   coloured by class) and the current boundary;
 2. ``gradients``: each example's descent direction ``-grad f_i`` beside the validation descent direction
    ``-grad L_val``, in parameter space;
 3. ``look-ahead``: the look-ahead step on each example alone, ``theta - alpha grad f_i``: its boundary (green when
@@ -34,6 +34,7 @@ records how long the last redraw took in Python).
 
 from __future__ import annotations
 
+import html
 import time
 from dataclasses import dataclass
 
@@ -53,8 +54,8 @@ from .style import GROUP_COLORS, TEMPLATE
 
 STAGES = ("batch", "gradients", "look-ahead", "slopes", "dot products", "clip", "normalise", "update")
 STAGE_TEXT = {
-    "batch": "A mini-batch of the noisy training set (shape = observed label, red ring = flipped label), the clean "
-             "validation set (black x) and the model's current boundary.",
+    "batch": "A mini-batch of the noisy training set (shape = observed label, number = example, red ring = flipped "
+             "label), the clean validation set (x, coloured by its class) and the model's current boundary.",
     "look-ahead": "The look-ahead: one step on each example alone, theta - alpha grad f_i. Green boundary: the "
                   "validation loss goes down; red: it goes up. (A whole step can overshoot where the loss curves; "
                   "Algorithm 1 uses only the slope at eps = 0: next stage.)",
@@ -307,6 +308,19 @@ TRACE_NAMES = ("boundary now", "look-ahead: val loss down", "look-ahead: val los
                "score alpha<g_val, g_i>", "clipped max(score, 0)", "weight (right axis)")
 
 
+def plotly_text(text: str) -> str:
+    """``text`` for a plotly title, legend entry or annotation: plotly.js reads ``<...>`` as its own markup and
+    drops what it does not know (``alpha <g_val, g_i>`` would show as ``alpha``), so ``<``, ``>``, ``&`` are
+    escaped (plotly.js shows the entities as the characters)."""
+    return html.escape(text, quote=False)
+
+
+def stage_caption_html(stage: int) -> str:
+    """The caption of stage ``stage`` (0-based) as escaped HTML: ``<b>Stage k of 8: name.</b> what it shows``."""
+    name = STAGES[stage]
+    return f"<b>Stage {stage + 1} of {len(STAGES)}: {html.escape(name)}.</b> {html.escape(STAGE_TEXT[name])}"
+
+
 def empty_stepthrough_figure(width: int = 1000, height: int = 760) -> go.Figure:
     """The widget's figure with every trace present and empty (the stages fill them)."""
     fig = make_subplots(2, 2, horizontal_spacing=0.1, vertical_spacing=0.14,
@@ -314,7 +328,7 @@ def empty_stepthrough_figure(width: int = 1000, height: int = 760) -> go.Figure:
                         subplot_titles=["data: batch, validation set, boundary",
                                         "parameter space (projection: x = validation direction)",
                                         "validation loss vs eps_i (look-ahead on example i)",
-                                        "scores -> clip -> normalise"])
+                                        plotly_text("scores -> clip -> normalise")])
     line = lambda name, color, width=2, dash="solid": go.Scatter(  # noqa: E731
         x=[], y=[], mode="lines", name=name, line=dict(color=color, width=width, dash=dash), hoverinfo="skip")
     fig.add_trace(line("boundary now", "black", 3), 1, 1)
@@ -327,14 +341,15 @@ def empty_stepthrough_figure(width: int = 1000, height: int = 760) -> go.Figure:
                              marker=dict(size=20, color="rgba(0,0,0,0)", line=dict(color=GROUP_COLORS["noisy"],
                                                                                    width=2))), 1, 1)
     fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name="validation set",
-                             marker=dict(size=9, symbol="x", color="black")), 1, 1)
+                             marker=dict(size=11, symbol="x", color="black", line=dict(color="black", width=1))),
+                  1, 1)
     fig.add_trace(line("-grad f_i (clean label)", GROUP_COLORS["clean"], 2), 1, 2)
     fig.add_trace(line("-grad f_i (flipped label)", GROUP_COLORS["noisy"], 2), 1, 2)
     fig.add_trace(line("-grad L_val", "black", 4), 1, 2)
     fig.add_trace(line("L_val(eps_i)", "#888888", 1.5), 2, 1)
     fig.add_trace(line("tangent at 0: score > 0", GOOD, 4), 2, 1)
     fig.add_trace(line("tangent at 0: score < 0", BAD, 4), 2, 1)
-    fig.add_trace(go.Bar(x=[], y=[], name="score alpha<g_val, g_i>", marker_color="#9467bd"), 2, 2)
+    fig.add_trace(go.Bar(x=[], y=[], name=plotly_text("score alpha<g_val, g_i>"), marker_color="#9467bd"), 2, 2)
     fig.add_trace(go.Bar(x=[], y=[], name="clipped max(score, 0)", marker_color="#8c564b"), 2, 2)
     fig.add_trace(go.Bar(x=[], y=[], name="weight (right axis)", marker_color=GOOD, opacity=0.7), 2, 2,
                   secondary_y=True)
@@ -379,7 +394,9 @@ def stage_data(problem: StepThroughProblem, stage: int) -> dict[str, dict]:
     out["flipped label"] = {"x": x[flipped, 0].tolist(), "y": x[flipped, 1].tolist(),
                             "marker.size": (size[flipped] + 8).tolist()}
     xv = problem.x_val.numpy()
-    out["validation set"] = {"x": xv[:, 0].tolist(), "y": xv[:, 1].tolist()}
+    # the validation points' classes matter (they decide which way the validation gradient points): colour = class
+    out["validation set"] = {"x": xv[:, 0].tolist(), "y": xv[:, 1].tolist(),
+                             "marker.color": [CLASS_COLORS[c] for c in problem.y_val.numpy()]}
     if stage >= 1:
         # descent steps -alpha g, projected; the horizontal axis runs along -g_val (basis row 0 is +g_val, so flip
         # its sign): the validation arrow points right, and so does every example with a positive score
@@ -438,7 +455,7 @@ def apply_stage(fig: go.Figure, problem: StepThroughProblem, stage: int) -> None
     """Write stage ``stage`` of ``problem`` into ``fig`` (a figure from :func:`empty_stepthrough_figure`), in one
     update."""
     data = stage_data(problem, stage)
-    by_name = {t.name: t for t in fig.data}
+    by_name = {html.unescape(t.name): t for t in fig.data}
     q = problem.compute()
     # score axis (left) and weight axis (right) share their zero line, so a weight bar starts where a score bar does
     top = 1.15 * max(float(q.scores.max()), 1e-12)
@@ -446,7 +463,7 @@ def apply_stage(fig: go.Figure, problem: StepThroughProblem, stage: int) -> None
     with fig.batch_update():
         for name, props in data.items():
             by_name[name].update(props)
-        fig.layout.title.text = stage_title(problem, stage)
+        fig.layout.title.text = plotly_text(stage_title(problem, stage))
         fig.layout.yaxis4.range = [bottom, top]
         fig.layout.yaxis5.range = [bottom / top * 1.05, 1.05]
 
@@ -516,8 +533,7 @@ class StepThrough(widgets.VBox):
         """Recompute (if a control changed the problem) and draw the current stage; time it."""
         start, cpu_start = time.perf_counter(), time.thread_time()
         apply_stage(self.figure, self.problem, self.stage)
-        name = STAGES[self.stage]
-        self.caption.value = f"<b>Stage {self.stage + 1} of {len(STAGES)}: {name}.</b> {STAGE_TEXT[name]}"
+        self.caption.value = stage_caption_html(self.stage)
         self.back_button.disabled = self.stage == 0
         self.next_button.disabled = self.stage == len(STAGES) - 1
         self._sync(self.figure)
@@ -527,4 +543,5 @@ class StepThrough(widgets.VBox):
 
 
 __all__ = ["STAGES", "StepQuantities", "StepThrough", "StepThroughProblem", "apply_stage", "boundary_line",
-           "empty_stepthrough_figure", "projection_basis", "stage_data", "stepthrough_figure"]
+           "empty_stepthrough_figure", "plotly_text", "projection_basis", "stage_caption_html", "stage_data",
+           "stepthrough_figure"]
