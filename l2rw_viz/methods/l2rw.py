@@ -45,7 +45,7 @@ from __future__ import annotations
 import warnings
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Literal
 
 import torch
 import torch.autograd.forward_ad as fwAD
@@ -63,6 +63,7 @@ from ..reweight import (
     weighted_loss,
 )
 from .base import Method, StepContext, StepOutput, register
+from .setting import Setting
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 # layers whose output is linear in their own parameters (jointly in weight and bias) and per-example
@@ -85,6 +86,13 @@ class L2RW(Method):
     name = "l2rw"
     uses_validation = True
     addresses = ("imbalance", "noise")
+    settings = (
+        Setting("weights_method", Literal["jvp", "autodiff"], "jvp", "jvp: the identity in forward mode; autodiff: "
+                "Algorithm 1 verbatim, reverse mode through the look-ahead"),
+        Setting("lookahead_lr", float, None, "step size of the look-ahead (none: the step's learning rate)", low=0.0,
+                low_open=True, optional=True),
+        Setting("fused", bool, True, "with jvp, share the training forward between the weights and the update"),
+    )
 
     def __init__(self, weights_method: str = "jvp", lookahead_lr: float | None = None, fused: bool = True):
         self.weights_method = check_choice("weights_method", weights_method, WEIGHT_METHODS)
@@ -166,9 +174,6 @@ class L2RW(Method):
         self._layerwise_ok = True
         return True
 
-    def describe(self) -> dict[str, Any]:
-        return {"method": self.name, "weights_method": self.weights_method, "lookahead_lr": self.lookahead_lr,
-                "fused": self.fused}
 
 
 def _low_precision(dtype: torch.dtype) -> bool:

@@ -111,7 +111,7 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
     Returns:
         The provenance dict (also written next to the table).
     """
-    from ..experiments import METHOD_REVISIONS, RESULTS_VERSION, finished_rows, get_experiment
+    from ..experiments import RESULTS_VERSION, current_revision, finished_rows, get_experiment
     from ..history import History
 
     exp = get_experiment(experiment_name(name))
@@ -171,7 +171,7 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
         "earlier_git_commits": [c for c in dict.fromkeys(earlier_git_commits) if c != git_commit],
         "versions": _versions(),
         "results_version": RESULTS_VERSION,
-        "method_revisions": {m: METHOD_REVISIONS.get(m, 0) for m in methods},
+        "method_revisions": {m: current_revision(m) for m in methods},
         "devices": sorted(table["device"].astype(str).unique()),
         "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "platform": platform.platform()},
         "date_packed_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
