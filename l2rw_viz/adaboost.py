@@ -145,12 +145,3 @@ def run_adaboost(dataset: BiasedDataset, n_estimators: int = 200, learning_rate:
                           estimator_weights=np.asarray(model.estimator_weights_[:m]), estimator_errors=errors,
                           is_noisy=dataset.is_noisy.numpy().copy(), is_minority=dataset.is_minority.numpy().copy(),
                           wall_time_s=time.perf_counter() - start, model=model)
-
-
-def __getattr__(name: str):
-    # the method class lives with the other methods (l2rw_viz.methods.adaboost); kept importable from here
-    if name == "AdaBoostBaseline":
-        from .methods.adaboost import AdaBoostBaseline
-
-        return AdaBoostBaseline
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -118,6 +118,15 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
 ]}
 
 
+def setting_text(value) -> str:
+    """An experiment's setting value as text, the one spelling of row keys, file names and table columns:
+    ``0.995`` -> ``"0.995"``, ``0.9`` -> ``"0.9"``, ``"uniform"`` as is."""
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def get_experiment(experiment: str | Experiment) -> Experiment:
     """An ``Experiment`` by name (``ValueError`` listing the names otherwise)."""
     if isinstance(experiment, Experiment):

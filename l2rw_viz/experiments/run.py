@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .. import train as trainer
 from ..checks import check_choice, check_in_range, check_int, check_seed
 from ..device import cpu_threads, describe_device, resolve_device
 from ..methods import FitRequest, ResolvedMethod, RunPlan, resolve_method
@@ -108,7 +109,7 @@ def run_one(experiment: str | Experiment, method: str | ResolvedMethod, setting=
                                                                    seed=seed),
                          steps=steps, batch_size=exp.batch_size, lr=lr, momentum=exp.momentum, device=dev, seed=seed,
                          eval_every=min(exp.eval_every, steps), lr_schedule=exp.lr_schedule(steps),
-                         on_zero_weights=on_zero_weights, progress=progress)
+                         on_zero_weights=on_zero_weights, progress=progress, train=trainer.train)
     start = time.perf_counter()
     with cpu_threads(dev, 1 if threads is None else threads):
         history = runner.fit(request)   # a History, or the AdaBoost baseline's record: the same three uses below

@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..methods.setting import canonical_settings
 from .identity import current_revision, row_identity, row_revision, row_variant
+from .registry import setting_text
 
 # Columns every row has, in this order (figures and tables read these names).
 ROW_COLUMNS = ("experiment", "method", "setting_name", "setting_value", "seed", "steps", "test_error",
@@ -46,11 +47,7 @@ RESULTS_VERSION = 2
 
 
 
-def _fmt_setting(value) -> str:
-    try:
-        return f"{float(value):g}"
-    except (TypeError, ValueError):
-        return str(value)
+_fmt_setting = setting_text   # the one formatter of a setting value (experiments.registry)
 
 
 def args_of(row: dict) -> str:

@@ -137,7 +137,8 @@ class FitRequest:
             initial weights (called only by methods that train a network). steps, batch_size, lr, momentum: SGD.
         device: the training device. seed: the run's seed. eval_every: evaluation interval (steps).
         lr_schedule: ``step -> factor`` or ``None``. on_zero_weights: the trainer's all-zero-weights policy.
-        progress: show a progress bar.
+        progress: show a progress bar. train: the one trainer, ``l2rw_viz.train.train`` (passed in, so that this
+        module does not import the trainer, which imports it).
     """
 
     dataset: BiasedDataset
@@ -152,6 +153,7 @@ class FitRequest:
     lr_schedule: Callable[[int], float] | None = None
     on_zero_weights: str = "skip"
     progress: bool = False
+    train: Callable[..., Any] | None = None
 
 
 def canonical_args(args: Mapping[str, Any] | None) -> str:
@@ -272,9 +274,9 @@ class Method:
         (:func:`l2rw_viz.train.train`) on a fresh network, returning its :class:`~l2rw_viz.history.History`. A method
         that is not trained by SGD (AdaBoost on pixels) overrides it; its record offers the same ``row_fields()``,
         ``meta`` and ``save(path)``."""
-        from ..train import train
-
-        return train(request.make_model(), request.dataset, self, steps=request.steps,
+        if request.train is None:
+            raise ValueError(f"{self.name}.fit: request.train is None; allowed: the trainer, l2rw_viz.train.train")
+        return request.train(request.make_model(), request.dataset, self, steps=request.steps,
                      batch_size=request.batch_size, lr=request.lr, momentum=request.momentum, device=request.device,
                      seed=request.seed, eval_every=request.eval_every, lr_schedule=request.lr_schedule,
                      on_zero_weights=request.on_zero_weights, progress=request.progress)

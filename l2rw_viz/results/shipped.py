@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 
 from ..checks import check_choice
+from ..experiments.registry import setting_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 HISTORY_DIR = DATA_DIR / "histories"
@@ -49,12 +50,7 @@ def provenance_path(name: str) -> Path:
     return DATA_DIR / f"{experiment_name(name)}.provenance.json"
 
 
-def setting_text(value) -> str:
-    """The setting as it appears in file names and row keys (``0.995``, ``"uniform"``)."""
-    try:
-        return f"{float(value):g}"
-    except (TypeError, ValueError):
-        return str(value)
+# setting_text: the setting as it appears in file names and row keys (``0.995``, ``"uniform"``), the one formatter
 
 
 def history_path(name: str, method: str, setting, seed: int = 0) -> Path:

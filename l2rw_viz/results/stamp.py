@@ -3,6 +3,9 @@
 A course figure is either drawn from the full experiment (the shipped results, or a full-length run) or from a
 short run (smoke mode, ``L2RW_SMOKE=1``, or fewer steps than the experiment's). The second kind carries a large,
 semi-transparent label on the figure itself, so a screenshot of it cannot be passed off as the result.
+
+It lives with the results (whether data is the full result is theirs to say: :meth:`ResultSet.stamp
+<l2rw_viz.results.course_data.ResultSet.stamp>`), below the figures; ``l2rw_viz.viz.stamp`` re-exports it.
 """
 
 from __future__ import annotations
