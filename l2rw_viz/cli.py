@@ -231,7 +231,7 @@ def cmd_list() -> int:
         doc = (cls.__doc__ or "").strip().splitlines()[0]
         print(f"  {name:18s} {doc}")
         print(f"  {'':18s} addresses: {', '.join(cls.addresses) or '- (a control)'}; revision {cls.revision}; "
-              f"settings: {'-' if not cls.arg_names() else ''}")
+              f"settings:{' -' if not cls.arg_names() else ''}")
         for spec in cls.settings:
             if spec.cli:
                 print(f"  {'':20s} {spec.describe()}")
