@@ -14,6 +14,7 @@ fourth figure on a page missed that deadline and never updated again (seen in Vo
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -337,7 +338,7 @@ def setting_control(spec: Setting, value: Any, style: dict | None = None, layout
         kw["layout"] = layout
     plain = not spec.is_list and not spec.optional
     if plain and spec.base_type is bool and not spec.choices:
-        return widgets.Checkbox(value=bool(value), indent=False, **kw)
+        return widgets.Checkbox(value=bool(value), indent=True, **kw)
     if plain and spec.choices:
         return widgets.Dropdown(options=list(spec.choices), value=value, **kw)
     if plain and spec.base_type is int:
@@ -408,7 +409,9 @@ class ToyExplorer(widgets.VBox):
         for w in self.controls.values():
             w.observe(self._on_control, names="value")
         # the selected method's own settings, one control per declared setting (rebuilt when the method changes)
-        self._setting_style, self._setting_layout = style, wide
+        # indented under the method menu, as wide in all as the other controls (names up to ~16 characters shown)
+        self._setting_style = {"description_width": "125px"}
+        self._setting_layout = widgets.Layout(width="314px")
         self.method_controls: dict[str, widgets.Widget] = {}
         self.method_box = widgets.VBox(layout=widgets.Layout(margin="0 0 0 16px"))
         self._build_method_controls()
@@ -517,7 +520,9 @@ class ToyExplorer(widgets.VBox):
                                                         self._setting_layout) for s in specs}
         for w in self.method_controls.values():
             w.observe(self._on_method_setting, names="value")
-        self.method_box.children = list(self.method_controls.values())
+        caption = (f"<span style='font-size:12px;color:#555'>settings of {html.escape(resolved.name)}"
+                   f"{'' if specs else ': none'}</span>")
+        self.method_box.children = [widgets.HTML(caption), *self.method_controls.values()]
 
     def _on_method_setting(self, change: dict) -> None:
         name = next(k for k, w in self.method_controls.items() if w is change["owner"])
