@@ -4,7 +4,7 @@ For a convolution with saved inputs ``a`` (b, cin, h, w), per-example output sig
 the validation gradient ``G`` (cout, cin, k, k) and the example weights ``w`` (b,), the step needs the scores
 ``s_i = <g_i, conv(a_i; G)>`` and the weighted weight gradient ``sum_i w_i g_i * a_i``. Three ways:
 
-* ``current`` (what :func:`l2rw_viz.methods.l2rw.layerwise_step` does): one convolution with ``G`` as its weight,
+* ``current`` (what :func:`l2rw_viz.reweight_fused.layerwise_step` does): one convolution with ``G`` as its weight,
   a per-example dot product, and one weight-gradient call on the weighted signals;
 * ``per-example``: per-example weight gradients (unfold + batched matmul), from which both the scores (a dot
   with ``G``) and the weighted gradient (a weighted sum) follow;

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,10 +50,28 @@ class AdaBoostResult:
     is_minority: np.ndarray
     wall_time_s: float
     model: Any = field(repr=False, default=None)
+    meta: dict = field(default_factory=dict)
+
+    # what run_one saves with history_dir: this file ending (a History is ".npz")
+    FILE_SUFFIX = ".adaboost.npz"
 
     @property
     def test_error(self) -> float:
         return 1.0 - self.test_accuracy
+
+    def row_fields(self) -> dict[str, Any]:
+        """The results-table columns this run fills (test error, its last-5 mean over rounds, mean group weights)."""
+        return {"test_accuracy": self.test_accuracy, "test_error": self.test_error,
+                "test_error_last5": float(np.mean(self.staged_test_error[-5:])), "device": "cpu (scikit-learn)",
+                **{f"mean_w_{g}": self.mean_weight(g) for g in ("noisy", "clean", "minority", "majority")}}
+
+    def save(self, path) -> Path:
+        """Write the weights, staged errors and masks to ``path`` (``.npz``); returns it."""
+        path = Path(path)
+        np.savez_compressed(path, sample_weights=self.sample_weights.astype(np.float32),
+                            staged_test_error=self.staged_test_error, estimator_weights=self.estimator_weights,
+                            is_noisy=self.is_noisy, is_minority=self.is_minority)
+        return path
 
     def mean_weight(self, group: str, round_: int = -1) -> float:
         """Mean of ``weight * n`` over the training examples in ``group`` ("noisy", "clean", "minority",
@@ -126,50 +145,3 @@ def run_adaboost(dataset: BiasedDataset, n_estimators: int = 200, learning_rate:
                           estimator_weights=np.asarray(model.estimator_weights_[:m]), estimator_errors=errors,
                           is_noisy=dataset.is_noisy.numpy().copy(), is_minority=dataset.is_minority.numpy().copy(),
                           wall_time_s=time.perf_counter() - start, model=model)
-
-
-class AdaBoostBaseline:
-    """AdaBoost (scikit-learn, decision stumps) on the same splits: the non-torch baseline behind the same
-    interface as a :class:`~l2rw_viz.methods.Method` (``name``, ``addresses``, ``run_settings``, ``parse_args``,
-    ``describe``), so the experiments, the command line and ``--method-arg`` treat it like the others; it runs
-    with :meth:`fit` instead of the trainer.
-
-    Args:
-        n_estimators: boosting rounds (the experiments use their ``adaboost_rounds``). learning_rate: shrinkage
-            (> 0). max_depth: depth of each tree (1: stumps).
-    """
-
-    name = "adaboost"
-    uses_validation = False
-    addresses = ("imbalance", "noise")
-
-    def __init__(self, n_estimators: int = 200, learning_rate: float = 1.0, max_depth: int = 1):
-        self.n_estimators = check_int("n_estimators", n_estimators, 1)
-        self.learning_rate = check_in_range("learning_rate", learning_rate, 0.0, float("inf"), low_open=True)
-        self.max_depth = check_int("max_depth", max_depth, 1)
-
-    @classmethod
-    def run_settings(cls, plan) -> dict[str, Any]:
-        """The experiment's boosting rounds (``plan.boost_rounds``); the SGD settings do not apply."""
-        return {"n_estimators": plan.boost_rounds}
-
-    @classmethod
-    def arg_names(cls) -> list[str]:
-        from .methods.base import Method
-
-        return Method.arg_names.__func__(cls)
-
-    @classmethod
-    def parse_args(cls, args) -> dict[str, Any]:
-        from .methods.base import Method
-
-        return Method.parse_args.__func__(cls, args)
-
-    def fit(self, dataset: BiasedDataset, seed: int = 0) -> AdaBoostResult:
-        """Boost on ``dataset`` (see :func:`run_adaboost`)."""
-        return run_adaboost(dataset, n_estimators=self.n_estimators, learning_rate=self.learning_rate, seed=seed,
-                            max_depth=self.max_depth)
-
-    def describe(self) -> dict[str, Any]:
-        return {"method": self.name, "n_estimators": self.n_estimators, "learning_rate": self.learning_rate,
-                "max_depth": self.max_depth}

@@ -403,7 +403,7 @@ def cost_vs_parameters(dims: list[int] | tuple[int, ...], *, n: int = 40, outer_
     for d in dims:
         d = check_int("dims entry", d, 2)
         pool = make_toy("blobs", n=5 * n, seed=seed, noise=0.6)
-        data = make_noisy("blobs", rate=0.25, n_train=n, n_val_per_class=5, n_test=20, seed=seed, pool=pool)
+        data = make_noisy("blobs", noise_rate=0.25, n_train=n, n_val_per_class=5, n_test=20, seed=seed, pool=pool)
         gen = torch.Generator().manual_seed(seed)
 
         def pad(t, d=d, gen=gen):   # bound now: each loop round has its own width and generator

@@ -44,6 +44,7 @@ from .experiments import (
     summarize,
     sweep,
 )
+from .methods.modifiers import MODIFIER_SETTINGS
 from .sweep_cluster import check_backend
 
 # Commands whose module owns its options: ``l2rw-viz NAME ...`` calls ``MODULE.main([...])``.
@@ -240,13 +241,20 @@ def cmd_list() -> int:
     for name, exp in EXPERIMENTS.items():
         print(f"  {name:22s} {exp.setting_name}={list(exp.settings)}  steps={exp.steps}")
         print(f"  {'':22s} {exp.description}")
-    print("methods (addresses: the biases a method is designed against; settings: its --method-arg keys):")
+    print("methods (addresses: the biases a method is designed against; revision: of its numerics; settings: its "
+          "--method-arg KEY=VALUE, what is allowed, the default and what it does):")
     for name in all_method_names():
         cls = method_class(name)
         doc = (cls.__doc__ or "").strip().splitlines()[0]
         print(f"  {name:18s} {doc}")
-        print(f"  {'':18s} addresses: {', '.join(cls.addresses) or '- (a control)'}; settings: "
-              f"{', '.join(cls.arg_names()) or '-'}")
+        print(f"  {'':18s} addresses: {', '.join(cls.addresses) or '- (a control)'}; revision {cls.revision}; "
+              f"settings:{' -' if not cls.arg_names() else ''}")
+        for spec in cls.settings:
+            if spec.cli:
+                print(f"  {'':20s} {spec.describe()}")
+    print("modifiers (suffixes of a method's name, e.g. plain+es+ft), with their own settings:")
+    for mod, spec in MODIFIER_SETTINGS.items():
+        print(f"  +{mod:17s} {spec.describe()}")
     return 0
 
 

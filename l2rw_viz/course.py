@@ -193,7 +193,7 @@ def train_weight_rule(model: nn.Module, data, rule: str, *, alpha: float = 1.0, 
 
     The teaching loop of notebook 5's "what if we skip a step of line 11" runs: batches of ``batch_size`` drawn
     from ``data`` (a :class:`~l2rw_viz.data.BiasedDataset`) with ``seed``; scores with look-ahead step ``alpha``
-    (the identity, ``method="jvp"``); update ``theta -= lr * grad sum_i w_i f_i``. On the CPU.
+    (the identity, ``weights_method="jvp"``); update ``theta -= lr * grad sum_i w_i f_i``. On the CPU.
     Returns:
         ``{"eval_steps" (k,), "test_accuracy" (k,), "weight_sum" (steps,) sum_i w_i, "negative_share" (steps,)
         share of the batch with w_i < 0, "diverged": bool}``; training stops early (``diverged``) when the loss
@@ -212,7 +212,7 @@ def train_weight_rule(model: nn.Module, data, rule: str, *, alpha: float = 1.0, 
     for step in range(steps):
         idx = torch.randperm(len(data.y), generator=gen)[:batch_size]
         xb, yb = data.x[idx], data.y[idx]
-        w = rule_weights(l2rw_scores(model, xb, yb, data.x_val, data.y_val, lr=alpha, method="jvp"), rule)
+        w = rule_weights(l2rw_scores(model, xb, yb, data.x_val, data.y_val, lr=alpha, weights_method="jvp"), rule)
         loss = weighted_loss(F.cross_entropy(model(xb), yb, reduction="none"), w)
         opt.zero_grad()
         loss.backward()

@@ -93,6 +93,23 @@ class History:
     def final_test_error(self) -> float:
         return 1.0 - self.final_test_accuracy
 
+    def row_fields(self) -> dict[str, Any]:
+        """The results-table columns a run fills (:func:`l2rw_viz.experiments.run_one`): final and last-5 test
+        error, the share of all-zero steps, the SGD settings from ``meta`` and each group's mean weight x B."""
+        def mean_weight(group: str) -> float:
+            values = self.mean_weight(group)
+            values = values[np.isfinite(values)]
+            return float(values.mean()) if len(values) else float("nan")
+
+        return {"test_accuracy": self.final_test_accuracy, "test_error": self.final_test_error,
+                "test_error_last5": float(1.0 - np.mean(self.test_acc[-5:])),
+                "zero_weight_fraction": self.zero_weight_fraction(), "lr": self.meta.get("lr"),
+                "batch_size": self.meta.get("batch_size"), "on_zero_weights": self.meta.get("on_zero_weights"),
+                **{f"mean_w_{g}": mean_weight(g) for g in ("noisy", "clean", "minority", "majority")}}
+
+    # what run_one saves with history_dir: this file ending (the AdaBoost baseline's record has its own)
+    FILE_SUFFIX = ".npz"
+
     def zero_weight_fraction(self) -> float:
         """Share of recorded steps whose weights were all zero (L2RW found no helpful example in the batch)."""
         if not len(self.weights):

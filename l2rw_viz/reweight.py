@@ -19,8 +19,8 @@ This module is the heart of the package, written to be read next to the paper:
 * :func:`gradient_similarity` — each example's gradient against the validation gradient, split into norms and
   cosine: the "why did this example get this weight?" view.
 
-The trainer plug-in (``l2rw_viz/methods/l2rw.py``) adds lines 12-14 (weighted loss, optimiser step) and a fused
-fast path that reuses the training step's own forward and backward.
+The trainer plug-in (``l2rw_viz/methods/l2rw.py``) adds lines 12-14 (weighted loss, optimiser step); its fused fast
+path, which reuses the training step's own forward and backward, is :mod:`l2rw_viz.reweight_fused`.
 
 Modes, BatchNorm and Dropout: every function here runs the model in the mode it is in (call ``model.eval()``
 for deterministic weights). The model's own buffers are never written: forward passes go through

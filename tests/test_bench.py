@@ -39,14 +39,16 @@ def test_bench_prints_step_and_run_ratios_and_memory(capsys):
 
 
 def test_check_cost_times_the_layerwise_check_of_fresh_models(monkeypatch):
+    from l2rw_viz.reweight_fused import L2RWStep
+
     calls = []
-    original = bench.L2RW._uses_layerwise
+    original = L2RWStep.uses_layerwise
 
-    def counted(self, ctx):
-        calls.append(ctx.model)
-        return original(self, ctx)
+    def counted(self, model, *args):
+        calls.append(model)
+        return original(self, model, *args)
 
-    monkeypatch.setattr(bench.L2RW, "_uses_layerwise", counted)
+    monkeypatch.setattr(L2RWStep, "uses_layerwise", counted)
     cost = bench.check_cost("mlp", 20, 4)
     assert len(calls) == 2 and calls[0] is not calls[1]   # two models, each checked once
     assert cost["first_ms"] > 0 and cost["again_ms"] > 0

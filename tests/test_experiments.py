@@ -154,13 +154,14 @@ def test_a_sweep_refuses_to_pass_off_finished_rows_as_another_variant(tmp_path):
 
 def test_a_method_revision_makes_only_that_methods_rows_stale(tmp_path, monkeypatch):
     import l2rw_viz.experiments as ex
+    from l2rw_viz.methods import METHODS
 
     out = tmp_path / "revisions.csv"
     kw = dict(methods=["plain", "proportion"], settings=[0.9], seeds=[0], out=out, steps=5, device="cpu",
               progress=False)
     sweep("toy-imbalance", **kw)
-    assert set(read_results(out)["method_revision"]) == {ex.METHOD_REVISIONS.get("plain", 0)}
-    monkeypatch.setitem(ex.METHOD_REVISIONS, "proportion", ex.METHOD_REVISIONS.get("proportion", 0) + 1)
+    assert set(read_results(out)["method_revision"]) == {METHODS["plain"].revision}
+    monkeypatch.setattr(METHODS["proportion"], "revision", METHODS["proportion"].revision + 1)
     assert ex.stale_rows(read_results(out)) == 1
     todo = plan_sweep("toy-imbalance", ["plain", "proportion"], [0.9], [0], 5, "cpu", out=out)
     assert [spec.method for spec in todo] == ["proportion"]
@@ -191,14 +192,14 @@ def test_mnist_run_on_the_offline_subset():
 
 
 def test_method_settings_are_part_of_a_runs_identity(tmp_path):
-    """--method-arg: parsed by the method, written to the row (canonical JSON, "{}" for none) and its key; a sweep
-    skips only rows with the same settings, and a summary keeps the variants apart."""
+    """--method-arg: checked by the method's declaration; every resolved setting is written to the row (canonical
+    JSON) and its key; a sweep skips only rows with the same settings, and a summary keeps the variants apart."""
     out = tmp_path / "args.csv"
     kw = dict(methods=["proportion"], settings=[0.9], seeds=[0], steps=5, device="cpu", out=out, progress=False)
     sweep("toy-imbalance", **kw)
     sweep("toy-imbalance", method_args={"normalise": "false"}, **kw)
     table = read_results(out)
-    assert sorted(table["method_args"]) == ['{"normalise":false}', "{}"]
+    assert sorted(table["method_args"]) == ['{"normalise":false}', '{"normalise":true}']
     assert sorted(json.loads(s)["normalise"] for s in table["method_settings"]) == [False, True]
     assert len(finished_keys(out)) == 2
     plan = {k: v for k, v in kw.items() if k != "progress"}
@@ -224,11 +225,12 @@ def test_rows_without_the_method_args_column_mean_the_defaults(tmp_path):
 
 @pytest.mark.parametrize("method, args, message", [
     ("plain", {"gamma": "1"}, r"gamma='1' is not allowed for method 'plain'; allowed keys: none"),
-    ("l2rw", {"weights_method": "exact"}, r"weights_method='exact' is not allowed; allowed: 'jvp', 'autodiff'"),
-    ("l2rw", {"fused": "maybe"}, r"fused='maybe' is not allowed; allowed: true or false"),
-    ("hard_mining", {"pool_size": "lots"}, r"pool_size='lots' is not allowed; allowed: an integer"),
-    ("adaboost", {"n_estimators": "0"}, r"n_estimators=0.*allowed"),
-    ("plain+es", {"es_every": "0"}, r"es_every=0.*allowed"),
+    ("l2rw", {"weights_method": "exact"},
+     r"weights_method='exact' is not allowed for method 'l2rw'; allowed: one of 'jvp', 'autodiff'"),
+    ("l2rw", {"fused": "maybe"}, r"fused='maybe' is not allowed for method 'l2rw'; allowed: true or false"),
+    ("hard_mining", {"pool_size": "lots"}, r"pool_size='lots' is not allowed.*; allowed: an integer in \[1, inf\)"),
+    ("adaboost", {"n_estimators": "0"}, r"n_estimators='0' is not allowed.*allowed: an integer"),
+    ("plain+es", {"es_every": "0"}, r"es_every='0' is not allowed.*allowed"),
 ])
 def test_bad_method_settings_are_refused_before_any_work(method, args, message, tmp_path):
     with pytest.raises(ValueError, match=message):

@@ -54,7 +54,10 @@ def no_training(monkeypatch):
         raise AssertionError("training started before the outputs were checked")
 
     monkeypatch.setattr(train_module, "train", refuse)
-    monkeypatch.setattr(ex.run, "_train_or_boost", refuse)
+    from l2rw_viz.methods import METHODS, Method
+
+    monkeypatch.setattr(Method, "fit", refuse)                  # every run trains (or boosts) through Method.fit
+    monkeypatch.setattr(METHODS["adaboost"], "fit", refuse)
 
 
 def _cli_error(argv, capsys) -> str:

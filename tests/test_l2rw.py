@@ -241,7 +241,7 @@ def test_noisy_labels_get_lower_weight_during_training():
 
 
 @pytest.mark.parametrize("kwargs, name", [({"weights_method": "hessian"}, "weights_method"),
-                                          ({"lookahead_lr": 0.0}, "lookahead_lr"), ({"fused": "yes"}, "fused")])
+                                          ({"lookahead_lr": 0.0}, "lookahead_lr"), ({"fused": "maybe"}, "fused")])
 def test_bad_settings_are_named(kwargs, name):
     with pytest.raises(ValueError, match=name):
         get_method("l2rw", **kwargs)

@@ -67,8 +67,8 @@ def test_one_file_is_all_it_takes(tmp_path, capsys):
     main(["sweep", "toy-imbalance", "--methods", "focal", "plain", "--settings", "0.9", "--seeds", "0", "--steps", "5",
           "--device", "cpu", "--out", str(out), "--no-progress"])
     table = read_results(out)
-    assert sorted(zip(table["method"], table["method_args"])) == [("focal", '{"gamma":1.0}'), ("focal", "{}"),
-                                                                   ("plain", "{}")]
+    assert sorted(zip(table["method"], table["method_args"])) == [
+        ("focal", '{"gamma":1.0}'), ("focal", '{"gamma":2.0}'), ("plain", "{}")]
     # the figures read any method of a results table
     from l2rw_viz.viz import error_vs_proportion_figure
 

@@ -78,8 +78,10 @@ def test_unnormalised_class_weights_sum_to_one_over_classes_with_more_classes():
     counts = np.bincount(ds.y.numpy())
     expected = (1 / counts) / (1 / counts).sum()
     np.testing.assert_allclose(w.numpy(), expected[ds.y.numpy()[:20]], rtol=1e-6)
-    with pytest.raises(ValueError, match="normalise='no'"):
-        get_method("proportion", normalise="no")
+    # settings go through the method's declaration, as on the command line: "no" is False, "maybe" is refused
+    assert get_method("proportion", normalise="no").normalise is False
+    with pytest.raises(ValueError, match="normalise='maybe' is not allowed for method 'proportion'; allowed: true or"):
+        get_method("proportion", normalise="maybe")
 
 
 def test_method_for_uses_unnormalised_proportion_only_in_the_paper_recipe():

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from l2rw_viz.experiments import METHOD_REVISIONS, RESULTS_VERSION, run_one
+from l2rw_viz.experiments import RESULTS_VERSION, run_one
 from l2rw_viz.results import (
     SHIPPED,
     compare_with_shipped,
@@ -71,16 +71,32 @@ def test_each_table_carries_its_provenance(name):
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_tables_are_current(name):
-    """A change that alters a method's results bumps its revision (experiments.METHOD_REVISIONS); the shipped rows
-    of that method are then stale, and this test fails with the command that refreshes them."""
+    """A change that alters a method's results bumps its revision (the method class's ``revision``), a change of a
+    default makes its rows a variant; the shipped rows of that method are then stale, and this test fails with the
+    command that refreshes them."""
     stale = stale_methods(name)
     assert not stale, (f"{name}: shipped rows are stale for {stale} ((shipped, library) revision; results version "
                        f"{RESULTS_VERSION}); refresh with: l2rw-viz results make {name} --jobs 2")
 
 
 def test_a_stale_revision_is_detected(monkeypatch):
-    monkeypatch.setitem(METHOD_REVISIONS, "l2rw", METHOD_REVISIONS.get("l2rw", 0) + 1)
+    from l2rw_viz.methods import METHODS
+
+    monkeypatch.setattr(METHODS["l2rw"], "revision", METHODS["l2rw"].revision + 1)
     assert "l2rw" in stale_methods("fig8")
+
+
+def test_a_changed_default_makes_the_shipped_rows_stale(monkeypatch):
+    """Changing a default changes the identity of a default run: the shipped rows (migrated with the defaults they
+    were computed with) no longer are that run, so their table is stale; its revision is untouched."""
+    from l2rw_viz.methods import METHODS
+    from l2rw_viz.methods.setting import with_defaults
+
+    cls = METHODS["hard_mining"]
+    assert "hard_mining" not in stale_methods("fig8")
+    monkeypatch.setattr(cls, "settings", with_defaults(cls.settings, pool_size=700))
+    monkeypatch.setattr(cls, "run_settings", classmethod(lambda c, plan: {}))   # no run-dependent pool size
+    assert "hard_mining" in stale_methods("fig8") and "plain" not in stale_methods("fig8")
 
 
 @pytest.mark.parametrize("name", SHIPPED)

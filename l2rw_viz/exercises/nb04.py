@@ -13,7 +13,7 @@ def notebook4_data():
     from ..data.toy import make_toy
 
     pool = make_toy("blobs", n=200, seed=2, noise=0.6)
-    return make_noisy("blobs", rate=0.25, n_train=40, n_val_per_class=5, n_test=40, seed=2, pool=pool)
+    return make_noisy("blobs", noise_rate=0.25, n_train=40, n_val_per_class=5, n_test=40, seed=2, pool=pool)
 
 
 @define("4.1", expects=Expects("text"),
@@ -74,5 +74,5 @@ def _(answer):
     with torch.no_grad():
         model.linear.weight.copy_(v[:, :2])
         model.linear.bias.copy_(v[:, 2])
-    ref = l2rw_scores(model, d.x.double(), d.y, d.x_val.double(), d.y_val, lr=1.0, method="autodiff")
+    ref = l2rw_scores(model, d.x.double(), d.y, d.x_val.double(), d.y_val, lr=1.0, weights_method="autodiff")
     assert torch.allclose(answer.double(), ref, atol=1e-10), "check the sign: the score is MINUS the eps-gradient"

@@ -48,7 +48,7 @@ def _(answer):
         "does a step on a flipped label go downhill or uphill on the clean validation loss?"
     p = StepThroughProblem(seed=0)
     assert bool(p.is_flipped[7]), "example 7 of the seed-0 batch is no longer a flipped label"
-    assert float(l2rw_scores(p.model, p.x, p.y, p.x_val, p.y_val, lr=1.0, method="jvp")[7]) < 0
+    assert float(l2rw_scores(p.model, p.x, p.y, p.x_val, p.y_val, lr=1.0, weights_method="jvp")[7]) < 0
 
 
 def broken_l2rw_weights(model, x, y, x_val, y_val, alpha=1.0):
@@ -90,5 +90,5 @@ def _(answer):
 
     p = StepThroughProblem(seed=0)
     got = answer(p.model, p.x, p.y, p.x_val, p.y_val, alpha=1.0)
-    expected = l2rw_weights(p.model, p.x, p.y, p.x_val, p.y_val, lr=1.0, method="autodiff")
+    expected = l2rw_weights(p.model, p.x, p.y, p.x_val, p.y_val, lr=1.0, weights_method="autodiff")
     assert torch.allclose(got, expected, atol=1e-10), "compare line by line with Algorithm 1, lines 10-11"

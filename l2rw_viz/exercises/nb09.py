@@ -18,7 +18,7 @@ def _answer_9_1():
 def _(answer):
     from ..data import make_noisy
 
-    d = make_noisy("moons", rate=0.3, mode="uniform", n_train=400, n_val_per_class=1, seed=0)
+    d = make_noisy("moons", noise_rate=0.3, noise_mode="uniform", n_train=400, n_val_per_class=1, seed=0)
     m = len(d.y_val)
     possible = {k / m for k in range(m + 1)}
     assert {round(float(a), 6) for a in answer} == {round(p, 6) for p in possible}, \
@@ -44,7 +44,8 @@ def _(answer):
     def spread(per_class):
         grads = []
         for seed in range(40):
-            d = make_noisy("moons", rate=0.3, mode="uniform", n_train=100, n_val_per_class=per_class, seed=seed)
+            d = make_noisy("moons", noise_rate=0.3, noise_mode="uniform", n_train=100, n_val_per_class=per_class,
+                           seed=seed)
             model = make_model("toy_mlp", 2, (2,), seed=0)
             loss = torch.nn.functional.cross_entropy(model(d.x_val), d.y_val)
             grads.append(torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(model.parameters()))]))

@@ -30,9 +30,10 @@ Results: :func:`run_one` returns one row (a dict with the columns of ``ROW_COLUM
 ``out``, appends it atomically to a CSV (the whole file is rewritten to a temporary file under a lock and moved
 into place with ``os.replace``, so a crash never leaves half a row). :func:`sweep` skips runs whose key
 ``(experiment, method, setting_value, seed, steps, data_source, method_args)`` is already in the CSV, so an
-interrupted sweep re-run loses nothing and repeats nothing. ``method_args`` holds the settings given to the method
-(``--method-arg KEY=VALUE``) as canonical JSON, ``"{}"`` for none; rows without the column (older tables, the
-shipped ones) mean ``"{}"``. Runs of one method with other settings are kept apart (other keys; :func:`summarize`
+interrupted sweep re-run loses nothing and repeats nothing. ``method_args`` holds every setting of the method as the
+run resolved it (defaults included; ``--method-arg KEY=VALUE`` changes some), as canonical JSON: a default spelled
+out is the same run. Rows written before that (older tables, the shipped ones: ``"{}"`` or no column) are migrated
+on read (:mod:`.identity`). Runs of one method with other settings are kept apart (other keys; :func:`summarize`
 groups them separately). Rows carry ``results_version``: rows written by an older version of the library (whose
 numbers a change may have altered) are not skipped but run again and replaced.
 
@@ -44,6 +45,7 @@ name is re-exported here.
 from __future__ import annotations
 
 from .build import make_dataset, method_for, parse_method_args, resolve_data_source
+from .identity import current_revision, row_identity, row_variant
 from .registry import (
                        ADABOOST,
                        BOTH_METHODS,
@@ -69,7 +71,6 @@ from .run import run_one
 from .store import (
                        EXTRA_COLUMNS,
                        KEY_COLUMNS,
-                       METHOD_REVISIONS,
                        RESULTS_VERSION,
                        ROW_COLUMNS,
                        append_row,
@@ -89,10 +90,10 @@ from .store import (
 from .sweeps import RunSpec, plan_sweep, sweep
 
 __all__ = ["ADABOOST", "BOTH_METHODS", "EXPERIMENTS", "EXTRA_COLUMNS", "Experiment", "FIG8_METHODS",
-           "IMBALANCE_METHODS", "KEY_COLUMNS", "METHOD_REVISIONS", "NOISE_METHODS", "PAPER_RECIPE_EXPERIMENTS",
-           "PROPORTIONS", "RECIPES", "RECIPE_ON_ZERO_WEIGHTS", "RECIPE_SEEDS", "RESULTS_VERSION", "ROW_COLUMNS",
-           "RunSpec", "all_method_names", "append_row", "args_of", "check_method_name", "check_output_dir",
-           "check_recipe", "check_recipe_of_table", "check_results_path", "finished_keys", "finished_rows",
-           "get_experiment", "history_filename", "make_dataset", "method_class", "method_for", "method_variant",
-           "parse_method_args", "plan_sweep", "read_results", "recipe_experiment", "resolve_data_source",
-           "resolve_methods", "row_key", "run_one", "stale_rows", "summarize", "sweep"]
+           "IMBALANCE_METHODS", "KEY_COLUMNS", "NOISE_METHODS", "PAPER_RECIPE_EXPERIMENTS", "PROPORTIONS", "RECIPES",
+           "RECIPE_ON_ZERO_WEIGHTS", "RECIPE_SEEDS", "RESULTS_VERSION", "ROW_COLUMNS", "RunSpec", "all_method_names",
+           "append_row", "args_of", "check_method_name", "check_output_dir", "check_recipe", "check_recipe_of_table",
+           "check_results_path", "current_revision", "finished_keys", "finished_rows", "get_experiment",
+           "history_filename", "make_dataset", "method_class", "method_for", "method_variant", "parse_method_args",
+           "plan_sweep", "read_results", "recipe_experiment", "resolve_data_source", "resolve_methods", "row_identity",
+           "row_key", "row_variant", "run_one", "stale_rows", "summarize", "sweep"]

@@ -10,9 +10,8 @@ from typing import Any
 from ..checks import check_choice, check_seed
 from ..data import make_imbalanced, make_imbalanced_noisy, make_noisy
 from ..data.mnist import MNIST_SOURCES, load_mnist
-from ..methods import METHODS, Method, RunPlan, get_method
-from ..methods.modifiers import MODIFIER_ARGS, modifier_settings, split_modifiers
-from .registry import ADABOOST, Experiment, check_method_name, check_recipe, get_experiment
+from ..methods import Method, RunPlan, resolve_method
+from .registry import Experiment, check_recipe, get_experiment
 
 
 def resolve_data_source(experiment: str | Experiment, data_source: str = "auto") -> str:
@@ -50,20 +49,11 @@ def make_dataset(experiment: str | Experiment, setting, seed: int, data_source: 
 
 def parse_method_args(method: str, args: Mapping[str, Any] | None) -> dict[str, Any]:
     """A method's settings (``{key: value}``, values strings from ``--method-arg KEY=VALUE`` or already typed)
-    converted by the method (:meth:`~l2rw_viz.methods.Method.parse_args`); a ``+es`` / ``+ft`` method also takes its
-    modifiers' ``es_every`` / ``ft_switch_step``. ``ValueError`` naming the key, the value and what is allowed."""
-    method = check_method_name(method)
-    args = dict(args or {})
-    if method == ADABOOST:
-        from ..adaboost import AdaBoostBaseline
-
-        return AdaBoostBaseline.parse_args(args)
-    base, mods = split_modifiers(method)
-    own = {MODIFIER_ARGS[m]: args.pop(MODIFIER_ARGS[m]) for m in mods if MODIFIER_ARGS[m] in args}
-    parsed = METHODS[base].parse_args(args)
-    for key, value in own.items():
-        parsed[key] = int(value) if isinstance(value, str) and value.strip().lstrip("-").isdigit() else value
-    return parsed
+    checked and converted by the method's declaration (a ``+es`` / ``+ft`` method also takes its modifiers'
+    ``es_every`` / ``ft_switch_step``): only the given ones. ``ValueError`` naming the key, the value and what is
+    allowed. (The run's full settings: :func:`~l2rw_viz.methods.resolve_method`.)"""
+    resolved = resolve_method(method, args)
+    return {k: resolved.settings[k] for k in dict(args or {})}
 
 
 def method_for(method: str, exp: Experiment, steps: int, batch_size: int, lr: float, recipe: str = "ours",
@@ -73,12 +63,9 @@ def method_for(method: str, exp: Experiment, steps: int, batch_size: int, lr: fl
     ``overrides`` (the user's settings, which win). ``recipe="paper"``: e.g. proportion weights are not normalised
     per batch."""
     recipe = check_recipe(recipe)
-    plan = RunPlan(steps=steps, batch_size=batch_size, lr=lr, eval_every=exp.eval_every, recipe=recipe)
-    base, mods = split_modifiers(method)
-    if base not in METHODS:
-        check_method_name(method)   # the named error, listing what is allowed
-    settings = {**METHODS[base].run_settings(plan), **modifier_settings(mods, plan), **overrides}
-    return get_method(method, **settings)
+    plan = RunPlan(steps=steps, batch_size=batch_size, lr=lr, eval_every=exp.eval_every, recipe=recipe,
+                   boost_rounds=exp.adaboost_rounds)
+    return resolve_method(method, overrides, plan).build()
 
 
 __all__ = ["make_dataset", "method_for", "parse_method_args", "resolve_data_source"]

@@ -12,13 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..adaboost import AdaBoostBaseline
 from ..checks import check_choice, check_in_range
-from ..methods import METHODS, available_methods
-from ..methods.modifiers import split_modifiers
+from ..methods import METHODS, all_methods
+from ..methods.resolve import check_method_name as _split_checked
 from ..settings import pick
 
-ADABOOST = "adaboost"  # scikit-learn on the pixels, not a torch Method: see l2rw_viz.adaboost.AdaBoostBaseline
+ADABOOST = "adaboost"  # scikit-learn on the pixels behind the method interface: l2rw_viz.methods.adaboost
 
 # How an experiment is run: "ours" (the definitions below) or "paper" (the official code's protocol, see the module
 # docstring and docs/departures.md).
@@ -119,6 +118,15 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
 ]}
 
 
+def setting_text(value) -> str:
+    """An experiment's setting value as text, the one spelling of row keys, file names and table columns:
+    ``0.995`` -> ``"0.995"``, ``0.9`` -> ``"0.9"``, ``"uniform"`` as is."""
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def get_experiment(experiment: str | Experiment) -> Experiment:
     """An ``Experiment`` by name (``ValueError`` listing the names otherwise)."""
     if isinstance(experiment, Experiment):
@@ -155,30 +163,21 @@ def recipe_experiment(experiment: str | Experiment, recipe: str = "ours") -> Exp
 
 
 def all_method_names() -> list[str]:
-    """Every registered torch method plus ``"adaboost"``."""
-    return sorted(set(available_methods()) | {ADABOOST})
+    """Every registered method (``"adaboost"`` included)."""
+    return all_methods()
 
 
 def method_class(method: str):
-    """The class behind a method name (``+es`` / ``+ft`` suffixes: its base method's): a registered
-    :class:`~l2rw_viz.methods.Method`, or for ``"adaboost"`` :class:`~l2rw_viz.adaboost.AdaBoostBaseline`; both tell
-    ``addresses``, ``arg_names()`` and their docstring."""
-    base = split_modifiers(check_method_name(method))[0]
-    return AdaBoostBaseline if base == ADABOOST else METHODS[base]
+    """The registered :class:`~l2rw_viz.methods.Method` class behind a method name (``+es`` / ``+ft`` suffixes:
+    its base method's); it tells ``addresses``, ``settings`` and its docstring."""
+    return METHODS[_split_checked(method)[0]]
 
 
 def check_method_name(method: str) -> str:
-    """``method`` if it is a registered torch method, ``"adaboost"``, or a torch method with ``+es`` / ``+ft``
-    suffixes (returned in the canonical order, ``+es`` before ``+ft``); a ``ValueError`` naming it otherwise."""
-    if isinstance(method, str) and "+" in method:
-        base, mods = split_modifiers(method)
-        if base == ADABOOST:   # scikit-learn's AdaBoost has no SGD steps to stop early or fine-tune
-            raise ValueError(f"method={method!r}: the suffixes +es / +ft are not allowed on 'adaboost' "
-                             "(scikit-learn's AdaBoost is not trained by SGD steps); allowed: 'adaboost' alone, or "
-                             "a suffix on a torch method such as 'adaboost_net+es'")
-        check_choice("method", base, [m for m in all_method_names() if m != ADABOOST])
-        return base + "".join(f"+{m}" for m in mods)
-    return check_choice("method", method, all_method_names())
+    """``method`` if it is a registered method, optionally with ``+es`` / ``+ft`` suffixes (returned in the canonical
+    order, ``+es`` before ``+ft``); a ``ValueError`` naming it otherwise."""
+    base, mods = _split_checked(method)
+    return base + "".join(f"+{m}" for m in mods)
 
 
 def resolve_methods(experiment: str | Experiment, methods: str | Sequence[str]) -> list[str]:

@@ -1,11 +1,11 @@
 """The results table: a locked, versioned CSV, one row per run, appended atomically; and what a sweep skips.
 
 A run's identity (its key, :func:`row_key`) is ``(experiment, method, setting_value, seed, steps, data_source,
-method_args)``; ``method_args`` holds the settings given to the method (``--method-arg KEY=VALUE``) as canonical
-JSON, ``"{}"`` for none (the method's defaults). Rows written before the column existed (older tables, the shipped
-ones) mean ``"{}"``. Runs of one method with other settings are therefore kept apart: a sweep skips only rows with
-the same settings, and :func:`summarize` groups them separately (its ``method`` column then names the settings,
-see :func:`method_variant`).
+method_args)``; ``method_args`` holds every setting of the method as the run resolved it (defaults included), as
+canonical JSON, so a default spelled out is the same run. Rows written before settings were resolved (the shipped
+tables among them: ``"{}"`` or no column for the defaults) are migrated on read (:mod:`.identity`). Runs of one
+method with other settings are kept apart: a sweep skips only rows with the same settings, and :func:`summarize`
+groups them separately (its ``method`` column then names the settings that differ, see :func:`method_variant`).
 
 :func:`append_row` rewrites the whole table to a temporary file under a lock and moves it into place with
 ``os.replace``, so a crash never leaves half a row. Rows carry ``results_version`` and ``method_revision``: rows
@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import os
 import stat
 import tempfile
@@ -29,7 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..methods import canonical_args
+from ..methods.setting import canonical_settings
+from .identity import current_revision, row_identity, row_revision, row_variant
+from .registry import setting_text
 
 # Columns every row has, in this order (figures and tables read these names).
 ROW_COLUMNS = ("experiment", "method", "setting_name", "setting_value", "seed", "steps", "test_error",
@@ -46,30 +47,17 @@ KEY_COLUMNS = ("experiment", "method", "setting_value", "seed", "steps", "data_s
 # 3: runs that make shipped rows run with pinned numerics (l2rw_viz.numerics); backward loss correction clips its
 # probabilities; loss correction re-estimates an unusable T; rows carry their trajectory digest.
 RESULTS_VERSION = 3
-# Bump one method's revision when a change alters only that method's runs: only its rows go stale.
-# noise_layer_conf 1: pre-training lengthened from a quarter to half of the run (its confusion matrix was uniform).
-# hard_mining 1: the official rule (all minority of the pool plus as many hardest majority), was: filled to the batch.
-METHOD_REVISIONS: dict[str, int] = {"noise_layer_conf": 1, "hard_mining": 1}
+# A change that alters only one method's runs bumps that method class's ``revision`` (only its rows go stale).
 
 
 
-def _fmt_setting(value) -> str:
-    try:
-        return f"{float(value):g}"
-    except (TypeError, ValueError):
-        return str(value)
+_fmt_setting = setting_text   # the one formatter of a setting value (experiments.registry)
 
 
 def args_of(row: dict) -> str:
-    """A row's ``method_args`` as canonical JSON; ``"{}"`` (the method's defaults) where the column is missing or
-    empty (rows written before it existed, e.g. the shipped tables)."""
-    value = row.get("method_args")
-    if not isinstance(value, str) or not value.strip():
-        return "{}"
-    try:
-        return canonical_args(json.loads(value))
-    except (ValueError, TypeError, AttributeError):
-        return value   # not JSON: kept as written, so it matches only itself
+    """A row's ``method_args`` as its identity: every resolved setting as canonical JSON; a row written before
+    settings were resolved (missing or partial column) is migrated (:func:`.identity.row_identity`)."""
+    return row_identity(row)
 
 
 def row_key(row: dict) -> tuple:
@@ -82,10 +70,10 @@ def row_key(row: dict) -> tuple:
 def method_variant(row: dict) -> str:
     """The method variant a row belongs to, as summaries group and name it (not the paper's display name, which is
     :func:`l2rw_viz.viz.comparison.method_label`): ``"l2rw"`` for the defaults,
-    ``"l2rw {"weights_method":"autodiff"}"`` for a run with other settings (so a summary never averages two variants
-    of one method)."""
-    args = args_of(row)
-    return str(row["method"]) if args == "{}" else f"{row['method']} {args}"
+    ``"l2rw {"weights_method":"autodiff"}"`` for a run with other settings — only those that differ from the
+    defaults (so a summary never averages two variants of one method)."""
+    changed = row_variant(row)
+    return str(row["method"]) if not changed else f"{row['method']} {canonical_settings(changed)}"
 
 
 def _recipe_of(row: dict) -> str:
@@ -99,11 +87,12 @@ def history_filename(row: dict) -> str:
     than the defaults, a short hash of them (file names stay short and portable)."""
     import hashlib
 
-    exp, method, setting, seed, steps, source, args = row_key(row)
+    exp, method, setting, seed, steps, source, _ = row_key(row)
     recipe = _recipe_of(row)
     suffix = "" if recipe == "ours" else f"__{recipe}"
-    if args != "{}":
-        suffix += "__args" + hashlib.sha1(args.encode()).hexdigest()[:10]
+    changed = row_variant(row)
+    if changed:   # the settings that differ from the defaults, as canonical JSON (a default run has no hash)
+        suffix += "__args" + hashlib.sha1(canonical_settings(changed).encode()).hexdigest()[:10]
     return f"{exp}__{method}__{setting}__seed{seed}__steps{steps}__{source}{suffix}.npz"
 
 
@@ -292,7 +281,7 @@ def _matches_damaged(record: list[str], header: list[str], key: tuple) -> bool:
         have = cells[column]
         want_text = _fmt_setting(want) if column == "setting_value" else str(want)
         if column == "method_args" and column != last:
-            have = args_of({"method_args": have})
+            have = args_of({**cells, "method_args": have})
         if column == last:
             if not want_text.startswith(have):
                 return False
@@ -369,7 +358,7 @@ def _int_or(value, default):
 
 def _is_current(row: dict) -> bool:
     return (_int_or(row.get("results_version"), None) == RESULTS_VERSION
-            and _int_or(row.get("method_revision"), 0) == METHOD_REVISIONS.get(row.get("method"), 0))
+            and row_revision(row) == current_revision(str(row.get("method"))))
 
 
 def _has_result(row: dict) -> bool:
@@ -382,7 +371,7 @@ def _has_result(row: dict) -> bool:
 
 def finished_rows(path: str | os.PathLike) -> dict[tuple, dict]:
     """The runs already in the CSV at ``path`` and computed by this version of the library (``RESULTS_VERSION``
-    and the method's ``METHOD_REVISIONS``), by key (see :func:`row_key`); older rows are stale and left out, and
+    and the method class's ``revision``), by key (see :func:`row_key`); older rows are stale and left out, and
     so are rows without a finite test error and damaged (cut) rows: a sweep runs those again."""
     table = read_results(path)
     return ({row_key(r): r for r in table.to_dict("records") if _is_current(r) and _has_result(r)}

@@ -17,11 +17,10 @@ from tqdm.auto import tqdm
 
 from ..checks import check_int, check_seed
 from ..device import resolve_device
-from ..methods import canonical_args
+from ..methods import resolve_method
 from ..sweep_cluster import check_backend
 from ..sweep_worker import run_in_worker
-from . import run as _run
-from .build import parse_method_args, resolve_data_source
+from .build import resolve_data_source
 from .registry import (
     RECIPE_ON_ZERO_WEIGHTS,
     RECIPE_SEEDS,
@@ -30,6 +29,7 @@ from .registry import (
     recipe_experiment,
     resolve_methods,
 )
+from .run import run_plan as _run_plan
 from .store import (
     EXTRA_COLUMNS,
     ROW_COLUMNS,
@@ -76,11 +76,13 @@ class RunSpec:
     device: str
     data_source: str
     options: dict = field(default_factory=dict)
+    identity: str = ""   # the resolved method's identity (every setting): the row's method_args
 
     def key(self) -> tuple:
         return row_key({"experiment": self.experiment, "method": self.method, "setting_value": self.setting,
                         "seed": self.seed, "steps": self.steps, "data_source": self.data_source,
-                        "method_args": canonical_args(self.options.get("method_args"))})
+                        "recipe": self.options.get("recipe", "ours"), "lr": self.options.get("lr"),
+                        "method_args": self.identity})
 
 
 def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", settings: Iterable | None = None,
@@ -106,17 +108,19 @@ def plan_sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all
     check_recipe_of_table(out, recipe)
     if recipe != "ours":
         options = {**options, "recipe": recipe}   # only then, so default specs (and their options) are unchanged
-    # each method parses the settings its own way (text from the command line, or typed): the specs carry the
-    # parsed values, so their keys match the rows' canonical method_args
-    parsed = {m: parse_method_args(m, method_args) for m in names} if method_args else {}
+    # each method resolved once (its declaration checks the settings; every setting, defaults included, is the
+    # run's identity): the specs' keys are the rows' keys, and a bad value is refused before any run
     lr = exp.lr if options.get("lr") is None else options["lr"]
-    for m, args in parsed.items():   # values every constructor accepts: refused before any run
-        _run.runner_for(m, exp, steps, lr, recipe, args)
+    plan = _run_plan(exp, steps, lr, recipe)
+    resolved = {m: resolve_method(m, method_args, plan) for m in names}
+    for r in resolved.values():   # values every constructor accepts
+        r.build()
     resolve_device(device)
     source = resolve_data_source(exp, data_source)
     done = finished_rows(out) if out is not None else {}
+    given = {m: {k: resolved[m].settings[k] for k in method_args} for m in names} if method_args else {}
     specs = [RunSpec(exp.name, m, v, s, steps, device, source,
-                     {**options, "method_args": parsed[m]} if m in parsed else dict(options))
+                     {**options, "method_args": given[m]} if m in given else dict(options), resolved[m].identity)
              for s in seeds for v in values for m in names]   # seed-major: a cut sweep has every cell once
     for spec in specs:
         if spec.key() in done:

@@ -4,8 +4,10 @@ Every module in this package registers its methods with ``@register``; importing
 so a new method is one new file (``focal.py`` is the worked example). In that file, the class says:
 
 - ``name`` and its hooks (usually ``batch_weights`` or ``per_example_loss``; ``setup`` receives the run once);
-- its settings as constructor keyword arguments, checked there: ``l2rw-viz run/sweep --method-arg KEY=VALUE`` sets
-  them (``Method.parse_args`` converts the text by the argument's annotation);
+- its settings, declared once as data (``settings = (Setting("gamma", float, 2.0, "one line of help", low=0.0),)``,
+  see :mod:`.setting`), one per constructor keyword: ``l2rw-viz run/sweep --method-arg KEY=VALUE`` sets them, and
+  ``list``, ``describe()``, the explorer's controls and the run's identity read the same declaration;
+- ``revision``: bump it when a change alters the method's numbers (its old rows become stale);
 - ``run_settings(plan)`` for settings that depend on the run (steps, batch size, lr, recipe);
 - ``addresses``: the biases it is designed against (shown by ``l2rw-viz list``).
 
@@ -22,6 +24,7 @@ import pkgutil
 from .base import (
     BIASES,
     METHODS,
+    FitRequest,
     Method,
     MethodSetup,
     RunPlan,
@@ -29,19 +32,28 @@ from .base import (
     StepOutput,
     canonical_args,
     epoch_sampler,
-    get_method,
     register,
 )
+from .resolve import ResolvedMethod, get_method, resolve_method
+from .setting import Setting, canonical_settings
 
+_NOT_METHODS = ("base", "modifiers", "resolve", "setting")
 for _mod in pkgutil.iter_modules(__path__):
-    if _mod.name != "base":
+    if _mod.name not in _NOT_METHODS:
         importlib.import_module(f"{__name__}.{_mod.name}")
 
 
-def available_methods() -> list[str]:
-    """Names accepted by ``get_method``, the trainer and the CLI."""
+def all_methods() -> list[str]:
+    """Every registered method's name (the command line, sweeps and tables accept them all)."""
     return sorted(METHODS)
 
 
-__all__ = ["BIASES", "METHODS", "Method", "MethodSetup", "RunPlan", "StepContext", "StepOutput", "available_methods",
-           "canonical_args", "epoch_sampler", "get_method", "register"]
+def available_methods() -> list[str]:
+    """The methods the one trainer runs step by step (``get_method``, ``train``, the explorer): every registered
+    method except those that fit otherwise (AdaBoost on pixels, ``uses_trainer = False``)."""
+    return sorted(n for n, c in METHODS.items() if c.uses_trainer)
+
+
+__all__ = ["BIASES", "METHODS", "FitRequest", "Method", "MethodSetup", "ResolvedMethod", "RunPlan", "Setting",
+           "StepContext", "StepOutput", "all_methods", "available_methods", "canonical_args", "canonical_settings",
+           "epoch_sampler", "get_method", "register", "resolve_method"]

@@ -39,6 +39,7 @@ import torch
 from ..checks import check_int
 from ..data.dataset import BiasedDataset
 from .base import Method, StepContext, register
+from .setting import Setting
 
 
 def samme_update(weights: np.ndarray, wrong: np.ndarray, num_classes: int) -> tuple[np.ndarray, float, float]:
@@ -89,6 +90,8 @@ class AdaBoostNet(Method):
 
     name = "adaboost_net"
     addresses = ("imbalance", "noise")
+    settings = (Setting("update_every", int, None, "steps between two weight updates (none: one epoch)", low=1,
+                        optional=True),)
 
     def __init__(self, update_every: int | None = None):
         self.update_every = None if update_every is None else check_int("update_every", update_every, 1)
@@ -127,6 +130,3 @@ class AdaBoostNet(Method):
         w = self.example_weights[ctx.idx]
         # normalised in float64 before the cast, so tiny weights do not underflow to an all-zero batch
         return torch.as_tensor(w / w.sum(), dtype=ctx.x.dtype, device=ctx.x.device)
-
-    def describe(self):
-        return {"method": self.name, "update_every": self.update_every}

@@ -9,7 +9,6 @@ model methods (noise-adaptation layer) override :meth:`Method.wrap_model`; loss 
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from torch import nn
 
 from ..data.dataset import BiasedDataset
 from ..reweight import weighted_loss
+from .setting import Setting, canonical_settings
 
 
 @dataclass
@@ -127,51 +127,64 @@ class MethodSetup:
 
 BIASES = ("imbalance", "noise")
 
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
+@dataclass(frozen=True)
+class FitRequest:
+    """Everything one experiment run hands a method to train (or fit) with (:meth:`Method.fit`).
 
-def _parse_value(key: str, text: str, annotation: str, default: Any) -> Any:
-    """One ``--method-arg KEY=VALUE`` value, converted by the constructor's annotation (or its default's type)."""
-    kinds = str(annotation) if annotation is not inspect.Parameter.empty else type(default).__name__
-    lowered = text.strip().lower()
-    if lowered in ("none", "null") and ("None" in kinds or default is None):
-        return None
-    if "bool" in kinds:
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise ValueError(f"method argument {key}={text!r} is not allowed; allowed: true or false")
-    for kind, noun in ((int, "an integer"), (float, "a number")):
-        if kind.__name__ in kinds:
-            try:
-                return kind(text)
-            except ValueError:
-                if kind is int and "float" in kinds:
-                    continue
-                raise ValueError(f"method argument {key}={text!r} is not allowed; allowed: {noun}") from None
-    return text
+    Attributes:
+        dataset: the biased data set (CPU). make_model: ``() -> nn.Module``, the experiment's network with the run's
+            initial weights (called only by methods that train a network). steps, batch_size, lr, momentum: SGD.
+        device: the training device. seed: the run's seed. eval_every: evaluation interval (steps).
+        lr_schedule: ``step -> factor`` or ``None``. on_zero_weights: the trainer's all-zero-weights policy.
+        progress: show a progress bar. train: the one trainer, ``l2rw_viz.train.train`` (passed in, so that this
+        module does not import the trainer, which imports it).
+    """
+
+    dataset: BiasedDataset
+    make_model: Callable[[], nn.Module]
+    steps: int
+    batch_size: int
+    lr: float
+    momentum: float
+    device: torch.device
+    seed: int
+    eval_every: int
+    lr_schedule: Callable[[int], float] | None = None
+    on_zero_weights: str = "skip"
+    progress: bool = False
+    train: Callable[..., Any] | None = None
 
 
 def canonical_args(args: Mapping[str, Any] | None) -> str:
-    """Method settings as canonical JSON (sorted keys, no spaces): ``"{}"`` for none (the method's defaults)."""
-    return json.dumps(dict(args or {}), sort_keys=True, separators=(",", ":"))
+    """Method settings as canonical JSON (sorted keys, no spaces); see :func:`.setting.canonical_settings`."""
+    return canonical_settings(args)
 
 
 class Method:
     """Plain training with uniform weights ``1/b``; the base class of every method.
 
-    Subclasses set ``name`` and override the hooks they need. ``uses_validation`` says whether the method looks
-    at the clean validation set (L2RW does; plain training does not), which tables report. ``addresses``: the
-    biases (``BIASES``) the method is designed against, ``()`` for controls such as plain training (shown by
-    ``l2rw-viz list``). A method's settings are its constructor's keyword arguments: the command line sets them
-    with ``--method-arg KEY=VALUE`` (:meth:`parse_args`), and settings that depend on the run (steps, batch size)
-    come from :meth:`run_settings`.
+    Subclasses set ``name`` and override the hooks they need. The class says, as data:
+
+    - ``settings``: its settings, a tuple of :class:`~l2rw_viz.methods.setting.Setting` (name, type or choices,
+      range, default, one line of help) — the constructor's keyword arguments, declared once. The command line
+      (``--method-arg KEY=VALUE``, :meth:`parse_args`), ``describe()``, ``l2rw-viz list``, the explorer's controls
+      and the run's identity all read it; ``register`` checks it against the constructor.
+    - ``revision``: the revision of the method's numerics; bump it when a change alters what a run computes (rows of
+      another revision are stale and a sweep runs them again).
+    - ``uses_validation``: whether the method looks at the clean validation set (L2RW does; plain training does
+      not), which tables report. ``addresses``: the biases (``BIASES``) it is designed against, ``()`` for controls.
+    - ``uses_trainer``: whether ``+es`` / ``+ft`` apply (they need the trainer's steps; AdaBoost has none).
+
+    Settings that depend on the run (steps, batch size) come from :meth:`run_settings`.
     """
 
     name: str = "plain"
+    settings: tuple[Setting, ...] = ()
+    revision: int = 0
     uses_validation: bool = False
     addresses: tuple[str, ...] = ()
+    uses_trainer: bool = True
 
     @classmethod
     def run_settings(cls, plan: RunPlan) -> dict[str, Any]:
@@ -180,25 +193,34 @@ class Method:
         return {}
 
     @classmethod
+    def setting_specs(cls) -> dict[str, Setting]:
+        """The declared settings by name."""
+        return {s.name: s for s in cls.settings}
+
+    @classmethod
     def arg_names(cls) -> list[str]:
-        """The settings ``--method-arg`` accepts: the constructor's keyword arguments."""
-        params = inspect.signature(cls.__init__).parameters.values()
-        return [p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        """The settings ``--method-arg`` accepts (the declared ones the command line may set)."""
+        return [s.name for s in cls.settings if s.cli]
+
+    @classmethod
+    def default_settings(cls) -> dict[str, Any]:
+        """``{name: default}`` of every declared setting."""
+        return {s.name: s.default for s in cls.settings}
 
     @classmethod
     def parse_args(cls, args: Mapping[str, Any]) -> dict[str, Any]:
-        """``{key: value}`` settings (strings from the command line, or already typed) converted to the
-        constructor's types; an unknown key or a value of the wrong kind raises a ``ValueError`` naming the key,
-        the value and what is allowed. The constructor then checks the ranges."""
-        params = inspect.signature(cls.__init__).parameters
+        """``{key: value}`` settings (strings from the command line, or already typed) converted and checked by the
+        declaration; an unknown key or a value that is not allowed raises a ``ValueError`` naming the key, the value
+        and what is allowed. A setting only Python code can give (``cli=False``) is passed as it is."""
+        specs = cls.setting_specs()
         allowed = cls.arg_names()
         out: dict[str, Any] = {}
         for key, value in dict(args).items():
-            if key not in allowed:
+            spec = specs.get(key)
+            if spec is None or (not spec.cli and isinstance(value, str)):
                 raise ValueError(f"method argument {key}={value!r} is not allowed for method {cls.name!r}; allowed "
                                  f"keys: {', '.join(allowed) if allowed else 'none (it has no settings)'}")
-            p = params[key]
-            out[key] = _parse_value(key, value, p.annotation, p.default) if isinstance(value, str) else value
+            out[key] = spec.parse(value, cls.name) if spec.cli else value
         return out
 
     run: MethodSetup | None = None   # what setup() was told about the current run
@@ -253,9 +275,22 @@ class Method:
         and figures mark it instead of ranking it (the row's ``inert`` column)."""
         return ""
 
+    def fit(self, request: FitRequest):
+        """Train (or fit) for one experiment run and return its record. Default: the one trainer
+        (:func:`l2rw_viz.train.train`) on a fresh network, returning its :class:`~l2rw_viz.history.History`. A method
+        that is not trained by SGD (AdaBoost on pixels) overrides it; its record offers the same ``row_fields()``,
+        ``meta`` and ``save(path)``."""
+        if request.train is None:
+            raise ValueError(f"{self.name}.fit: request.train is None; allowed: the trainer, l2rw_viz.train.train")
+        return request.train(request.make_model(), request.dataset, self, steps=request.steps,
+                     batch_size=request.batch_size, lr=request.lr, momentum=request.momentum, device=request.device,
+                     seed=request.seed, eval_every=request.eval_every, lr_schedule=request.lr_schedule,
+                     on_zero_weights=request.on_zero_weights, progress=request.progress)
+
     def describe(self) -> dict[str, Any]:
-        """Settings for tables and History metadata (JSON-serialisable)."""
-        return {"method": self.name}
+        """Settings for tables and History metadata (JSON-serialisable): the name and every declared setting's
+        current value. Methods that learn something worth recording add it (``{**super().describe(), ...}``)."""
+        return {"method": self.name, **{s.name: getattr(self, s.name) for s in self.settings if s.cli}}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.describe()})"
@@ -264,29 +299,50 @@ class Method:
 METHODS: dict[str, type[Method]] = {}
 
 
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def check_declaration(cls: type[Method]) -> None:
+    """The declared ``settings`` of ``cls`` are its constructor's keyword arguments, with the same defaults (a
+    constructor default ``None`` may stand for a declared one, e.g. a variant's ``default_beta``), and each default
+    is allowed by its own declaration; a ``ValueError`` naming the method and what disagrees otherwise."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    keywords = {p.name: p.default for p in params
+                if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    declared = cls.setting_specs()
+    if len(declared) != len(cls.settings):
+        raise ValueError(f"method {cls.name!r} ({_qualname(cls)}) declares a setting twice; allowed: each once")
+    undeclared, unknown = sorted(set(keywords) - set(declared)), sorted(set(declared) - set(keywords))
+    if undeclared or unknown:
+        raise ValueError(f"method {cls.name!r} ({_qualname(cls)}): constructor keywords {undeclared} are not declared "
+                         f"in its settings, declared settings {unknown} are not constructor keywords; allowed: "
+                         "settings = (Setting(...), ...) with one Setting per constructor keyword")
+    for name, spec in declared.items():
+        given = keywords[name]
+        if given is inspect.Parameter.empty:
+            raise ValueError(f"method {cls.name!r}: constructor keyword {name} has no default; allowed: a default, "
+                             "declared in its Setting")
+        if given is not None and given != spec.default:
+            raise ValueError(f"method {cls.name!r}: setting {name} declares default {spec.default!r} but the "
+                             f"constructor's is {given!r}; allowed: the same default in both")
+        if spec.cli:
+            spec.parse(spec.default, cls.name)
+
+
 def register(cls: type[Method]) -> type[Method]:
-    """Class decorator: make a method available by its ``name`` to ``get_method``, the trainer and the CLI."""
+    """Class decorator: make a method available by its ``name`` to ``get_method``, the trainer and the CLI.
+
+    Its declared settings are checked against its constructor (:func:`check_declaration`). A name that another
+    class already holds is refused (a ``ValueError`` naming the name and both classes): a dropped-in file must not
+    silently replace a method. The same class registered again (a module reloaded) replaces itself."""
+    have = METHODS.get(cls.name)
+    if have is not None and have is not cls and _qualname(have) != _qualname(cls):
+        raise ValueError(f"method name {cls.name!r} is already registered by {_qualname(have)}; {_qualname(cls)} "
+                         "cannot take it; allowed: another name")
+    check_declaration(cls)
     METHODS[cls.name] = cls
     return cls
 
 
 register(Method)
-
-
-def get_method(method: str | Method, **kwargs: Any) -> Method:
-    """A method instance from a registered name (``"plain"``, ``"l2rw"``, ...), optionally with ``+es`` / ``+ft``
-    suffixes (``"plain+es"``, see :mod:`l2rw_viz.methods.modifiers`), or an instance (returned as is)."""
-    if isinstance(method, Method):
-        if kwargs:
-            raise ValueError(f"method={method!r} is an instance; keyword settings {sorted(kwargs)} are only allowed "
-                             "with a method name")
-        return method
-    from . import available_methods  # noqa: F401  (imports every method module so all are registered)
-
-    if isinstance(method, str) and "+" in method:   # "+es" / "+ft" suffixes: a modified method
-        from .modifiers import with_modifiers
-
-        return with_modifiers(method, **kwargs)
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} is not allowed; allowed: {', '.join(sorted(METHODS))}")
-    return METHODS[method](**kwargs)

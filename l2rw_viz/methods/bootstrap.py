@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..checks import check_choice, check_in_range
 from .base import Method, register
+from .setting import Setting, with_defaults
 
 
 def bootstrap_loss(logits: torch.Tensor, y: torch.Tensor, beta: float, mode: str = "soft") -> torch.Tensor:
@@ -35,6 +36,8 @@ def bootstrap_loss(logits: torch.Tensor, y: torch.Tensor, beta: float, mode: str
 
 class _Bootstrap(Method):
     addresses = ("noise",)
+    settings = (Setting("beta", float, 0.95, "weight of the observed label in the target (1: plain cross-entropy)",
+                        low=0.0, high=1.0),)
     mode = "soft"
     default_beta = 0.95
 
@@ -43,9 +46,6 @@ class _Bootstrap(Method):
 
     def per_example_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return bootstrap_loss(logits, y, self.beta, self.mode)
-
-    def describe(self):
-        return {"method": self.name, "beta": self.beta}
 
 
 @register
@@ -64,3 +64,4 @@ class BootstrapHard(_Bootstrap):
     name = "bootstrap_hard"
     mode = "hard"
     default_beta = 0.8
+    settings = with_defaults(_Bootstrap.settings, beta=0.8)

@@ -19,6 +19,7 @@ from ..checks import check_int
 from ..data.dataset import BiasedDataset
 from .base import Method, RunPlan, epoch_sampler, register
 from .clean_only import minority_mask_for
+from .setting import Setting
 
 
 @register
@@ -33,6 +34,8 @@ class FineTune(Method):
     name = "finetune"
     uses_validation = True
     addresses = ("imbalance", "noise")
+    settings = (Setting("switch_step", int, None, "the first step on the clean set (required; the experiments: the "
+                        "last 10% of the run)", low=0, optional=True),)
 
     @classmethod
     def run_settings(cls, plan: RunPlan) -> dict:

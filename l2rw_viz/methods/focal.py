@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from ..checks import check_in_range
 from .base import Method, register
+from .setting import Setting
 
 
 def focal_loss(logits: torch.Tensor, y: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
@@ -40,12 +41,11 @@ class Focal(Method):
 
     name = "focal"
     addresses = ("imbalance",)
+    settings = (Setting("gamma", float, 2.0, "the focusing exponent (0: cross-entropy; 2: Lin et al.'s default)",
+                        low=0.0),)
 
     def __init__(self, gamma: float = 2.0):
         self.gamma = check_in_range("gamma", gamma, 0.0, float("inf"), high_open=True)
 
     def per_example_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return focal_loss(logits, y, self.gamma)
-
-    def describe(self):
-        return {"method": self.name, "gamma": self.gamma}

@@ -36,6 +36,7 @@ from ..data.dataset import BiasedDataset
 from ..reweight import weighted_loss
 from .base import Method, RunPlan, StepContext, StepOutput, epoch_sampler, register
 from .proportion import observed_minority_classes
+from .setting import Setting
 
 
 def select_hard(losses: torch.Tensor, is_minority: torch.Tensor, keep: int | None = None) -> torch.Tensor:
@@ -63,6 +64,10 @@ class HardMining(Method):
 
     name = "hard_mining"
     addresses = ("imbalance",)
+    # 1: the official rule (all minority of the pool plus as many hardest majority), was: filled to the batch
+    revision = 1
+    settings = (Setting("pool_size", int, 500, "examples scored per step to pick the batch from (the experiments: 5 "
+                        "batches, as the official code)", low=1),)
 
     @classmethod
     def run_settings(cls, plan: RunPlan) -> dict:
@@ -90,6 +95,3 @@ class HardMining(Method):
         # Only the kept examples go through the graph: the gradient is the same, the backward pass much cheaper.
         kept_losses = ctx.per_example_loss(ctx.model(ctx.x[kept]), ctx.y[kept])
         return StepOutput(weighted_loss(kept_losses, weights[kept]), weights, pool_losses.detach())
-
-    def describe(self):
-        return {"method": self.name, "pool_size": self.pool_size}

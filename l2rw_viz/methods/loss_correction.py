@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ from ..checks import check_choice, check_in_range, check_int
 from ..data.dataset import BiasedDataset
 from .base import Method, RunPlan, register
 from .noise_layer import MIN_PRETRAIN_KAPPA, pretraining_fell_short
+from .setting import Setting, with_defaults
 
 
 @torch.no_grad()
@@ -134,6 +135,17 @@ class _LossCorrection(Method):
     addresses = ("noise",)
     correction = "forward"
     default_estimator = "anchor"
+    settings = (
+        Setting("estimator", Literal["anchor", "clean"], "anchor", "where T comes from: anchor points of the noisy "
+                "training set, or the clean validation set"),
+        Setting("anchor_quantile", float, 0.97, "the anchor's quantile of p(i | x) (Patrini et al.: 0.97)", low=0.0,
+                high=1.0),
+        Setting("pretrain_steps", int, 1000, "steps of the plain pre-training (the experiments: half the run)", low=1),
+        Setting("pretrain_lr", float, 1e-3, "its learning rate (the experiments: the run's)", low=0.0, low_open=True),
+        Setting("pretrain_batch_size", int, 100, "its batch size (the experiments: the run's)", low=1),
+        Setting("transition", object, None, "a (C, C) row-stochastic T to use as is (Python only)", optional=True,
+                cli=False),
+    )
 
     def __init__(self, estimator: str | None = None, anchor_quantile: float = 0.97, pretrain_steps: int = 1000,
                  pretrain_lr: float = 1e-3, pretrain_batch_size: int = 100, transition: Any = None,
@@ -281,3 +293,4 @@ class ForwardCorrectionClean(_LossCorrection):
     name = "forward_correction_clean"
     correction = "forward"
     default_estimator = "clean"
+    settings = with_defaults(_LossCorrection.settings, estimator="clean")

@@ -42,6 +42,7 @@ from ..checks import check_choice, check_in_range, check_int
 from ..data.dataset import BiasedDataset
 from ..reweight import normalize_weights, weighted_loss
 from .base import Method, RunPlan, StepContext, StepOutput, register
+from .setting import Setting
 
 #: ``--method-arg`` settings of ``mentornet_pd`` that follow the official schedule (google/mentornet; file and line
 #: in docs/departures.md): every example counts while ``floor(100 * progress) <= 18`` (``models.py``
@@ -192,6 +193,16 @@ class MentorNetPD(_Curriculum):
 
     name = "mentornet_pd"
     addresses = ("noise",)
+    settings = (
+        Setting("total_steps", int, None, "the run's steps (required; the experiments fill it in)", low=1,
+                optional=True),
+        Setting("percentile_start", float, 0.5, "loss percentile below which examples count, after the burn-in",
+                low=0.0, high=1.0),
+        Setting("percentile_end", float, 0.8, "the same at the end of the run (linear in between)", low=0.0, high=1.0),
+        Setting("burn_in", float, 0.1, "fraction of the run during which every example counts", low=0.0, high=1.0,
+                high_open=True),
+        Setting("decay", float, 0.9, "of the moving average lambda_t", low=0.0, high=1.0, high_open=True),
+    )
 
     @classmethod
     def run_settings(cls, plan: RunPlan) -> dict:
@@ -256,6 +267,23 @@ class MentorNetDD(_Curriculum):
     name = "mentornet_dd"
     uses_validation = True
     addresses = ("noise",)
+    settings = (
+        Setting("total_steps", int, None, "the run's steps (required; the experiments fill it in)", low=1,
+                optional=True),
+        Setting("percentile", float, 0.7, "of the batch losses tracked by lambda_t", low=0.0, high=1.0),
+        Setting("decay", float, 0.9, "of lambda_t", low=0.0, high=1.0, high_open=True),
+        Setting("burn_in", float, 0.2, "fraction of the run during which every example counts", low=0.0, high=1.0,
+                high_open=True),
+        Setting("synthetic_rate", float, 0.4, "fraction of the validation labels flipped to teach the mentor",
+                low=0.0, high=1.0, low_open=True, high_open=True),
+        Setting("pretrain_steps", int, 1000, "steps of the plain pre-training (the experiments: half the run)", low=1),
+        Setting("pretrain_lr", float, 1e-3, "its learning rate (the experiments: the run's)", low=0.0, low_open=True),
+        Setting("pretrain_batch_size", int, 100, "its batch size (the experiments: the run's)", low=1),
+        Setting("snapshot_every", int, 25, "record the validation features every this many pre-training steps",
+                low=1),
+        Setting("mentor_iters", int, 500, "Adam iterations of the mentor's fit", low=1),
+        Setting("mentor_lr", float, 1e-2, "Adam learning rate of the mentor", low=0.0, low_open=True),
+    )
 
     @classmethod
     def run_settings(cls, plan: RunPlan) -> dict:

@@ -39,6 +39,7 @@ from ..checks import check_in_range, check_int
 from ..data.dataset import BiasedDataset
 from ..reweight import functional_state, normalize_weights, weighted_loss
 from .base import Method, StepContext, StepOutput, register
+from .setting import Setting
 
 
 class WeightNet(nn.Module):
@@ -116,6 +117,16 @@ class MetaWeightNet(Method):
     name = "meta_weight_net"
     uses_validation = True
     addresses = ("imbalance", "noise")
+    settings = (
+        Setting("hidden", int, 100, "hidden units of the weighting network V (paper: 100)", low=1),
+        Setting("meta_lr", float, 1e-3, "Adam learning rate of V (paper: 1e-3)", low=0.0, low_open=True),
+        Setting("meta_weight_decay", float, 1e-4, "V's weight decay (paper: 1e-4)", low=0.0),
+        Setting("lookahead_lr", float, None, "step size of the look-ahead (none: the step's learning rate)", low=0.0,
+                low_open=True, optional=True),
+        Setting("curve_every", int, 50, "sample the loss -> weight curve every this many steps", low=1),
+        Setting("loss_grid_max", float, 8.0, "the curve's loss grid ends here (nats)", low=0.0, low_open=True),
+        Setting("grid_points", int, 81, "points of the curve's loss grid", low=2),
+    )
 
     def __init__(self, hidden: int = 100, meta_lr: float = 1e-3, meta_weight_decay: float = 1e-4,
                  lookahead_lr: float | None = None, curve_every: int = 50, loss_grid_max: float = 8.0,

@@ -13,7 +13,8 @@
   parameters are the result (the validation set is then training data, so it can no longer select).
 
 ``get_method("noise_layer_conf+es+ft", es_every=..., ft_switch_step=..., **settings of noise_layer_conf)`` builds
-one; the suffixes are part of the name everywhere (History meta, result rows and their keys, tables).
+one (:mod:`l2rw_viz.methods.resolve`); the suffixes are part of the name everywhere (History meta, result rows and
+their keys, tables). The modifiers' own settings are declared in ``MODIFIER_SETTINGS``.
 """
 
 from __future__ import annotations
@@ -31,10 +32,17 @@ from ..data.dataset import BiasedDataset
 from ..reweight import weighted_loss
 from .base import Method, MethodSetup, RunPlan, StepContext, StepOutput, epoch_sampler
 from .clean_only import minority_mask_for
+from .setting import Setting
 
 MODIFIERS = ("es", "ft")
-# the modifiers' own settings (every other setting of a modified method goes to its base method)
-MODIFIER_ARGS = {"es": "es_every", "ft": "ft_switch_step"}
+# the modifiers' own settings, declared as a method's are (every other setting of a modified method is its base's)
+MODIFIER_SETTINGS: dict[str, Setting] = {
+    "es": Setting("es_every", int, 100, "+es: steps between two validations (K; the experiments: their evaluation "
+                  "interval)", low=1),
+    "ft": Setting("ft_switch_step", int, None, "+ft: the first step on the clean set (the experiments: the last 10% "
+                  "of the run)", low=0, optional=True),
+}
+MODIFIER_ARGS = {m: s.name for m, s in MODIFIER_SETTINGS.items()}
 
 
 def split_modifiers(name: str) -> tuple[str, tuple[str, ...]]:
@@ -185,16 +193,4 @@ def modifier_settings(mods: tuple[str, ...], plan: RunPlan) -> dict[str, Any]:
     return own
 
 
-def with_modifiers(name: str, **kwargs: Any) -> Method:
-    """``get_method`` for names with suffixes: the base method from its own settings, wrapped by :class:`Modified`
-    (``es_every`` and ``ft_switch_step`` are the modifiers' settings; every other keyword goes to the base)."""
-    from .base import get_method
-
-    base_name, mods = split_modifiers(name)
-    if not mods:
-        return get_method(base_name, **kwargs)
-    own = {k: kwargs.pop(k) for k in MODIFIER_ARGS.values() if k in kwargs}
-    return Modified(get_method(base_name, **kwargs), es="es" in mods, ft="ft" in mods, **own)
-
-
-__all__ = ["MODIFIER_ARGS", "MODIFIERS", "Modified", "modifier_settings", "split_modifiers", "with_modifiers"]
+__all__ = ["MODIFIERS", "MODIFIER_ARGS", "MODIFIER_SETTINGS", "Modified", "modifier_settings", "split_modifiers"]

@@ -32,6 +32,7 @@ from torch import nn
 
 from ..checks import check_in_range, check_int
 from .base import Method, RunPlan, StepContext, StepOutput, register
+from .setting import Setting
 
 
 def _logits_for(matrix: torch.Tensor) -> torch.Tensor:
@@ -133,6 +134,16 @@ class NoiseLayer(Method):
     name = "noise_layer"
     addresses = ("noise",)
     init = "identity"
+    settings = (
+        Setting("init_diag", float, 0.9, "diagonal of the initial Q (identity-like start)", low=0.0, high=1.0,
+                low_open=True),
+        Setting("lr_multiplier", float, 10.0, "how much faster than the network SGD moves Q's logits", low=0.0,
+                high=1e6, low_open=True),
+        Setting("trace_penalty", float, 0.1, "weight of mean(diag(Q)) added to the loss (0: off)", low=0.0),
+        Setting("pretrain_steps", int, 1000, "steps of the plain pre-training (the experiments: half the run)", low=1),
+        Setting("pretrain_lr", float, 1e-3, "its learning rate (the experiments: the run's)", low=0.0, low_open=True),
+        Setting("pretrain_batch_size", int, 100, "its batch size (the experiments: the run's)", low=1),
+    )
 
     def __init__(self, init_diag: float = 0.9, lr_multiplier: float = 10.0, trace_penalty: float = 0.1,
                  pretrain_steps: int = 1000, pretrain_lr: float = 1e-3, pretrain_batch_size: int = 100):
@@ -207,6 +218,7 @@ class NoiseLayerConf(NoiseLayer):
 
     name = "noise_layer_conf"
     init = "confusion"
+    revision = 1   # pre-training lengthened from a quarter to half of the run (its confusion matrix was uniform)
 
     @classmethod
     def run_settings(cls, plan: RunPlan) -> dict:

@@ -13,6 +13,7 @@ from ..checks import check_choice
 from ..data.dataset import BiasedDataset
 from ..reweight import normalize_weights
 from .base import Method, MethodSetup, RunPlan, StepContext, register
+from .setting import Setting
 
 
 def observed_class_counts(dataset: BiasedDataset) -> np.ndarray:
@@ -53,6 +54,8 @@ class Proportion(Method):
 
     name = "proportion"
     addresses = ("imbalance",)
+    settings = (Setting("normalise", bool, True, "normalise the weights per batch (the paper recipe: false, fixed "
+                        "class weights as the official code)"),)
 
     @classmethod
     def run_settings(cls, plan: RunPlan) -> dict:
@@ -83,6 +86,3 @@ class Proportion(Method):
             return (inv / inv.sum()).to(device=ctx.x.device, dtype=ctx.x.dtype)[ctx.y]
         w = inv.to(device=ctx.x.device, dtype=ctx.x.dtype)[ctx.y]
         return normalize_weights(w)
-
-    def describe(self):
-        return {"method": self.name, "normalise": self.normalise}

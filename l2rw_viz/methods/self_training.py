@@ -25,6 +25,7 @@ from ..data.dataset import BiasedDataset
 from ..reweight import weighted_loss
 from .base import Method, RunPlan, StepContext, StepOutput, register
 from .loss_correction import softmax_of
+from .setting import Setting
 
 
 def relabel(probs: torch.Tensor, observed: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,6 +69,13 @@ class SelfTraining(Method):
 
     name = "self_training"
     addresses = ("noise",)
+    settings = (
+        Setting("round_steps", int, None, "steps per round (required; the experiments: a third of the run)", low=1,
+                optional=True),
+        Setting("rounds", int, 3, "rounds (1: plain training); relabelling after each but the last", low=1),
+        Setting("threshold", float, 0.9, "softmax confidence at or above which the prediction replaces the label",
+                low=0.0, high=1.0),
+    )
 
     @classmethod
     def run_settings(cls, plan: RunPlan) -> dict:

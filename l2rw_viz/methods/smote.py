@@ -32,6 +32,7 @@ from ..checks import check_int
 from ..data.dataset import BiasedDataset
 from .base import Method, register
 from .proportion import observed_class_counts
+from .setting import Setting
 
 
 def smote_dataset(dataset: BiasedDataset, seed: int, k_neighbors: int = 5) -> BiasedDataset:
@@ -134,12 +135,11 @@ class Smote(Method):
 
     name = "smote"
     addresses = ("imbalance",)
+    settings = (Setting("k_neighbors", int, 5, "nearest same-class neighbours a synthetic point may be drawn towards",
+                        low=1),)
 
     def __init__(self, k_neighbors: int = 5):
         self.k_neighbors = check_int("k_neighbors", k_neighbors, 1)
 
     def prepare(self, dataset: BiasedDataset, seed: int) -> BiasedDataset:
         return smote_dataset(dataset, seed, self.k_neighbors)
-
-    def describe(self):
-        return {"method": self.name, "k_neighbors": self.k_neighbors}

@@ -71,7 +71,7 @@ class ResultSet:
 
     def stamp(self, fig):
         """Stamp ``fig`` when it is drawn from a short recomputation (returns ``fig``)."""
-        from ..viz.stamp import stamp_if_short
+        from .stamp import stamp_if_short
 
         return fig if self.shipped else stamp_if_short(fig, self.steps, self.full_steps)
 

@@ -104,7 +104,7 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
     Returns:
         The provenance dict (also written next to the table).
     """
-    from ..experiments import METHOD_REVISIONS, RESULTS_VERSION, finished_rows, get_experiment
+    from ..experiments import RESULTS_VERSION, current_revision, finished_rows, get_experiment
     from ..history import History
     from ..outputs import atomic_write, same_file
 
@@ -191,7 +191,7 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
         "row_l2rw_viz_versions": sorted(table["l2rw_viz_version"].dropna().astype(str).unique())
         if "l2rw_viz_version" in table.columns else [],
         "results_version": RESULTS_VERSION,
-        "method_revisions": {m: METHOD_REVISIONS.get(m, 0) for m in methods},
+        "method_revisions": {m: current_revision(m) for m in methods},
         "numerics": sorted(table["numerics"].astype(str).unique()),
         "numerics_pins": PINS,
         "numerics_fingerprints": current,

@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 
 from ..checks import check_choice
+from ..experiments.registry import setting_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 HISTORY_DIR = DATA_DIR / "histories"
@@ -49,12 +50,7 @@ def provenance_path(name: str) -> Path:
     return DATA_DIR / f"{experiment_name(name)}.provenance.json"
 
 
-def setting_text(value) -> str:
-    """The setting as it appears in file names and row keys (``0.995``, ``"uniform"``)."""
-    try:
-        return f"{float(value):g}"
-    except (TypeError, ValueError):
-        return str(value)
+# setting_text: the setting as it appears in file names and row keys (``0.995``, ``"uniform"``), the one formatter
 
 
 def history_path(name: str, method: str, setting, seed: int = 0) -> Path:
@@ -204,18 +200,24 @@ def load_history(name: str, method: str, setting, seed: int = 0):
 
 
 def stale_methods(name: str) -> dict[str, tuple[int, int]]:
-    """Methods whose shipped rows were computed by another revision than this library's:
-    ``{method: (shipped revision, library revision)}``; a row of another results version (which counts for every
-    method) makes its method stale with shipped revision -1."""
-    from ..experiments import METHOD_REVISIONS, RESULTS_VERSION
+    """Methods whose shipped rows no longer match this library: ``{method: (shipped revision, library revision)}``.
+
+    A method is stale when its rows were computed by another revision of it (its class's ``revision``), by another
+    results version (shipped revision -1 then), or with settings that are no longer its defaults (a changed
+    default: the rows are now a variant, the revisions may agree). ``l2rw-viz results list`` names them with the
+    refresh command."""
+    from ..experiments import RESULTS_VERSION
+    from ..experiments.identity import current_revision, row_revision, row_variant
 
     table = load_results(name)
     stale = {}
     for method, rows in table.groupby("method"):
-        now = METHOD_REVISIONS.get(method, 0)
-        revisions = rows["method_revision"].fillna(0).astype(int)
-        if (rows["results_version"] != RESULTS_VERSION).any() or (revisions != now).any():
-            stale[method] = (int(revisions.min()) if (rows["results_version"] == RESULTS_VERSION).all() else -1, now)
+        records = rows.to_dict("records")
+        now = current_revision(method)
+        revisions = [row_revision(r) for r in records]
+        other_version = (rows["results_version"] != RESULTS_VERSION).any()
+        if other_version or any(v != now for v in revisions) or any(row_variant(r) for r in records):
+            stale[method] = (-1 if other_version else min(revisions), now)
     return stale
 
 

@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..checks import check_choice, check_in_range
+from ..experiments.registry import setting_text
 from .style import GROUP_COLORS, GROUP_LABELS, TEMPLATE
 
 # The row groups, in the order of the paper's Table 2 (its baselines, then the systems that also use the clean
@@ -99,11 +100,7 @@ def _order_key(method: str) -> tuple:
     return (titles.index(group) if group in titles else len(titles), bool(mods), position, len(mods), method)
 
 
-def _setting_text(value) -> str:
-    try:
-        return f"{float(value):g}"
-    except (TypeError, ValueError):
-        return str(value)
+_setting_text = setting_text   # the one formatter of a setting value (experiments.registry)
 
 
 def _setting_order(table) -> list[str]:

@@ -31,8 +31,8 @@ def toy_dataset(state: ExplorerState) -> BiasedDataset:
 
     At ``proportion = 0.5`` the classes are balanced (no minority is drawn as such in the figures)."""
     state.validate()
-    return make_imbalanced_noisy(state.data, proportion=state.proportion, rate=state.noise_rate,
-                                 mode=state.noise_mode, n_train=state.n_train, n_val=state.n_val, n_test=400,
+    return make_imbalanced_noisy(state.data, proportion=state.proportion, noise_rate=state.noise_rate,
+                                 noise_mode=state.noise_mode, n_train=state.n_train, n_val=state.n_val, n_test=400,
                                  seed=state.seed)
 
 
@@ -81,11 +81,9 @@ def train_toy(state: ExplorerState, method: str | None = None, dataset: BiasedDa
     state.validate()
     method = state.method if method is None else method
     if isinstance(method, str):
-        # settings that depend on the run (fine-tuning's switch step, self-training's rounds, MentorNet's
-        # schedule, +es/+ft) are filled in exactly as `l2rw-viz run toy-...` does
-        from ..experiments import get_experiment, method_for
-
-        method = method_for(method, get_experiment("toy-imbalance-noise"), state.steps, state.batch_size, state.lr)
+        # resolved once from the state (its method_args for the state's method; settings that depend on the run,
+        # e.g. fine-tuning's switch step or +es/+ft, filled in exactly as `l2rw-viz run toy-...` does)
+        method = state.resolve(None if method == state.method else method).build()
     data = toy_dataset(state) if dataset is None else dataset
     dev = resolve_device(state.device)
     import torch

@@ -5,7 +5,7 @@ restore the exact view.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,9 @@ class ExplorerState:
         n_val: clean validation examples (even, ``2..100``; the paper's MNIST setting uses 10).
         n_train: training points (``40..5000``).
         method: the method drawn in the main panel (a registered name, e.g. ``"l2rw"``).
-        baseline: the method drawn beside it (e.g. ``"plain"``).
+        method_args: settings of ``method`` other than its defaults, ``{key: value}`` (checked by the method's
+            declaration; the explorer's method controls set them; ``{}``: its defaults).
+        baseline: the method drawn beside it (e.g. ``"plain"``), with its defaults.
         lr: SGD learning rate, ``[1e-4, 1]``. steps: SGD steps (``10..5000``). batch_size: ``4..512``.
         seed: the one seed (data, batches, initial weights), ``0..2**32 - 1``.
         The defaults (moons, 90% majority, 20% flips, lr 0.01, batch 64) show both halves of the paper's story in
@@ -65,6 +67,7 @@ class ExplorerState:
     n_val: int = 10
     n_train: int = 400
     method: str = "l2rw"
+    method_args: dict = field(default_factory=dict)
     baseline: str = "plain"
     lr: float = 0.01
     steps: int = 300
@@ -96,6 +99,11 @@ class ExplorerState:
         self.lr = check_in_range("lr", self.lr, *r["lr"][:2])
         self.steps = check_int("steps", self.steps, *r["steps"][:2])
         self.batch_size = check_int("batch_size", self.batch_size, *r["batch_size"][:2])
+        if not isinstance(self.method_args, dict):
+            raise ValueError(f"method_args={self.method_args!r} is not allowed; allowed: a dict of {self.method}'s "
+                             "settings, e.g. {}")
+        resolved = self.resolve()   # the method's declaration checks every setting (named error)
+        self.method_args = {k: resolved.settings[k] for k in self.method_args}
         self.seed = check_int("seed", self.seed, *r["seed"][:2])
         check_choice("device", self.device, DEVICES)
         self.frame = check_int("frame", self.frame, -1)
@@ -103,13 +111,30 @@ class ExplorerState:
         self.smooth = check_int("smooth", self.smooth, *r["smooth"][:2])
         return self
 
+    def resolve(self, method: str | None = None):
+        """The :class:`~l2rw_viz.methods.ResolvedMethod` the explorer trains for ``method`` (``None``: the state's
+        method, with ``method_args``; a name, e.g. the baseline: that method with its defaults): run-dependent
+        settings from this state's steps, batch size and lr, exactly as ``l2rw-viz run toy-...`` fills them in."""
+        from ..experiments import get_experiment
+        from ..methods import RunPlan, resolve_method
+
+        exp = get_experiment("toy-imbalance-noise")
+        plan = RunPlan(steps=self.steps, batch_size=self.batch_size, lr=self.lr, eval_every=exp.eval_every)
+        if method is None:
+            return resolve_method(self.method, self.method_args, plan)
+        return resolve_method(method, None, plan)
+
     def training_key(self) -> tuple:
-        """The fields that change what is trained (a change of these retrains; view fields only redraw)."""
+        """The fields that change what is trained (a change of these retrains; view fields only redraw); the
+        method's part is its identity (every resolved setting: a default spelled out is the same run)."""
         return (self.data, self.proportion, self.noise_rate, self.noise_mode, self.n_val, self.n_train, self.method,
-                self.baseline, self.lr, self.steps, self.batch_size, self.seed, self.device)
+                self.resolve().identity, self.baseline, self.lr, self.steps, self.batch_size, self.seed, self.device)
 
     def replace(self, **changes: Any) -> ExplorerState:
-        """A validated copy with ``changes`` applied."""
+        """A validated copy with ``changes`` applied (another ``method`` without ``method_args`` starts from its
+        defaults: the old method's settings do not carry over)."""
+        if "method" in changes and changes["method"] != self.method and "method_args" not in changes:
+            changes = {**changes, "method_args": {}}
         return type(self)(**{**asdict(self), **changes})
 
     def to_json(self) -> str:

@@ -238,7 +238,7 @@ class StepThroughProblem:
         scores = a * dots
         weights = normalize_weights(scores)
         # Algorithm 1 as written (autodiff through the look-ahead step): the slope dL_val/d eps_i at 0
-        slopes = -l2rw_scores(model, x, y, xv, yv, lr=a, method="autodiff")
+        slopes = -l2rw_scores(model, x, y, xv, yv, lr=a, weights_method="autodiff")
         # validation loss along each example's own look-ahead direction, eps in [-1, 1]
         eps = torch.linspace(-1.0, 1.0, n_eps, dtype=torch.float64)
         shapes = [params[k].shape for k in keys]

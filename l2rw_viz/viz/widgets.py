@@ -14,6 +14,7 @@ fourth figure on a page missed that deadline and never updated again (seen in Vo
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +29,7 @@ from ..data.toy import TOY_KINDS
 from ..device import describe_device, resolve_device
 from ..history import History
 from ..methods import available_methods
+from ..methods.setting import Setting
 from .boundary import BoundaryGrid, grid_bounds
 from .live import BackgroundTrainer, ToyRun, toy_dataset, train_toy
 from .state import RANGES, ExplorerState
@@ -316,6 +318,38 @@ def _control_problem(name: str, control: Any, value: Any) -> str:
     return ""
 
 
+def setting_text(value: Any) -> str:
+    """A setting's value as a text control shows it (``"none"``, ``"3,5,7"``, ``"0.5"``)."""
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def setting_control(spec: Setting, value: Any, style: dict | None = None, layout: Any = None) -> widgets.Widget:
+    """The explorer's control for one declared method setting, from its declaration alone: a checkbox for a
+    ``bool``, a dropdown of the choices for a ``Literal``, an integer box bounded by the declared range for an
+    ``int``, a number box for a ``float``, and a text box (``"none"``, ``"3,5,7"``) for an optional setting or a
+    list. Its description is the setting's name, its tooltip the declared help; the value it holds is checked by
+    the declaration when applied (:meth:`~l2rw_viz.methods.setting.Setting.parse`)."""
+    kw: dict[str, Any] = {"description": spec.name, "tooltip": spec.help, "style": style or {}}
+    if layout is not None:
+        kw["layout"] = layout
+    plain = not spec.is_list and not spec.optional
+    if plain and spec.base_type is bool and not spec.choices:
+        return widgets.Checkbox(value=bool(value), indent=True, **kw)
+    if plain and spec.choices:
+        return widgets.Dropdown(options=list(spec.choices), value=value, **kw)
+    if plain and spec.base_type is int:
+        low = -(2**31) if spec.low is None else int(spec.low) + (1 if spec.low_open else 0)
+        high = 2**31 - 1 if spec.high is None else int(spec.high) - (1 if spec.high_open else 0)
+        return widgets.BoundedIntText(value=int(value), min=low, max=high, step=1, **kw)
+    if plain and spec.base_type is float:
+        return widgets.FloatText(value=float(value), **kw)
+    return widgets.Text(value=setting_text(value), continuous_update=False, **kw)
+
+
 class ToyExplorer(widgets.VBox):
     """Sliders for the data, the bias, the method and the optimiser; every change retrains the toy problem in the
     background and streams the run into the figures (method on the left, baseline on the right, weight curves
@@ -374,6 +408,13 @@ class ToyExplorer(widgets.VBox):
         }
         for w in self.controls.values():
             w.observe(self._on_control, names="value")
+        # the selected method's own settings, one control per declared setting (rebuilt when the method changes)
+        # indented under the method menu, as wide in all as the other controls (names up to ~16 characters shown)
+        self._setting_style = {"description_width": "125px"}
+        self._setting_layout = widgets.Layout(width="314px")
+        self.method_controls: dict[str, widgets.Widget] = {}
+        self.method_box = widgets.VBox(layout=widgets.Layout(margin="0 0 0 16px"))
+        self._build_method_controls()
         self.status = widgets.HTML()
         self.state_box = widgets.Textarea(layout=widgets.Layout(width="330px", height="70px"),
                                           placeholder="explorer state (JSON)")
@@ -383,7 +424,12 @@ class ToyExplorer(widgets.VBox):
         apply_btn.on_click(lambda _: self._apply_box())
         self.view = ToyFigure(2, panel_size, with_curves=True)
         buttons = widgets.HBox([copy_btn, apply_btn])
-        controls_box = widgets.VBox([*self.controls.values(), buttons, self.state_box],
+        ordered = []
+        for name, w in self.controls.items():
+            ordered.append(w)
+            if name == "method":
+                ordered.append(self.method_box)
+        controls_box = widgets.VBox([*ordered, buttons, self.state_box],
                                     layout=widgets.Layout(width="345px", min_width="345px"))
         self._draw_untrained()
         self.figure = self.view.figure
@@ -423,6 +469,7 @@ class ToyExplorer(widgets.VBox):
         finally:
             self._quiet = False
         self._state = state
+        self._build_method_controls()
         if state.training_key() != old.training_key() or not self.runs:
             self.retrain()
         else:
@@ -455,11 +502,39 @@ class ToyExplorer(widgets.VBox):
             self._show_status(str(exc), error=True)
             return
         retrain = new.training_key() != self._state.training_key()
+        method_changed = new.method != self._state.method
         self._state = new
+        if method_changed:
+            self._build_method_controls()
         if retrain:
             self.retrain()
         else:
             self.redraw()
+
+    def _build_method_controls(self) -> None:
+        """One control per declared setting of the selected method (``cli`` ones), showing the value it trains
+        with (the state's ``method_args``, else the resolved default)."""
+        resolved = self._state.resolve()
+        specs = [s for s in resolved.method_class.settings if s.cli]
+        self.method_controls = {s.name: setting_control(s, resolved.settings[s.name], self._setting_style,
+                                                        self._setting_layout) for s in specs}
+        for w in self.method_controls.values():
+            w.observe(self._on_method_setting, names="value")
+        caption = (f"<span style='font-size:12px;color:#555'>settings of {html.escape(resolved.name)}"
+                   f"{'' if specs else ': none'}</span>")
+        self.method_box.children = [widgets.HTML(caption), *self.method_controls.values()]
+
+    def _on_method_setting(self, change: dict) -> None:
+        name = next(k for k, w in self.method_controls.items() if w is change["owner"])
+        try:
+            new = self._state.replace(method_args={**self._state.method_args, name: change["new"]})
+        except ValueError as exc:   # the declaration's message: the setting, the value and what is allowed
+            self._show_status(str(exc), error=True)
+            return
+        retrain = new.training_key() != self._state.training_key()
+        self._state = new
+        if retrain:
+            self.retrain()
 
     # --- training -------------------------------------------------------------------------------------------
     def retrain(self) -> int:
@@ -481,11 +556,11 @@ class ToyExplorer(widgets.VBox):
                 self._show_status(f"training {state.method}: step {step + 1}/{state.steps}", device=dev)
                 return None
 
-            main = train_toy(state, state.method, data, callback=stream, stream_every=self.stream_every,
+            main = train_toy(state, state.resolve().build(), data, callback=stream, stream_every=self.stream_every,
                              keep_going=is_current)
             if not is_current():
                 return None
-            base = train_toy(state, state.baseline, data, keep_going=is_current)
+            base = train_toy(state, state.resolve(state.baseline).build(), data, keep_going=is_current)
             if not is_current():
                 return None
             return {"method": main, "baseline": base, "seconds": time.perf_counter() - start}
