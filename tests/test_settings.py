@@ -129,6 +129,9 @@ def test_the_explorer_controls_and_identity_follow_from_the_declaration(dropped)
     # another method starts from its own defaults, with its own controls
     explorer.controls["method"].value = "focal"
     assert list(explorer.method_controls) == ["gamma"] and explorer.state.method_args == {}
+    # the changes above started background runs: let the newest finish, so that no training thread is left to draw
+    # from torch's global RNG while later tests run (two identical runs there would differ)
+    assert explorer.wait(300)
 
 
 def test_a_default_spelled_out_is_one_row(tmp_path):

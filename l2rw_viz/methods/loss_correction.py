@@ -145,6 +145,8 @@ class _LossCorrection(Method):
         Setting("pretrain_batch_size", int, 100, "its batch size (the experiments: the run's)", low=1),
         Setting("transition", object, None, "a (C, C) row-stochastic T to use as is (Python only)", optional=True,
                 cli=False),
+        Setting("pretrain_rounds", int, 4, "at most this many rounds of pre-training while the estimated T is "
+                "unusable (not diagonally dominant, or ill-conditioned); then the run stops and says why", low=1),
     )
 
     def __init__(self, estimator: str | None = None, anchor_quantile: float = 0.97, pretrain_steps: int = 1000,

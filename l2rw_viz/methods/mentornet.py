@@ -202,6 +202,10 @@ class MentorNetPD(_Curriculum):
         Setting("burn_in", float, 0.1, "fraction of the run during which every example counts", low=0.0, high=1.0,
                 high_open=True),
         Setting("decay", float, 0.9, "of the moving average lambda_t", low=0.0, high=1.0, high_open=True),
+        Setting("linear_after", float, None, "fraction of the run after which weights follow the linear rule (the "
+                "official schedule: 0.9); unset: the self-paced rule to the end", low=0.0, high=1.0, optional=True),
+        Setting("linear_gamma", float, 1.0, "the linear rule's width in nats (the official: 1)", low=0.0,
+                low_open=True),
     )
 
     @classmethod
@@ -283,6 +287,8 @@ class MentorNetDD(_Curriculum):
                 low=1),
         Setting("mentor_iters", int, 500, "Adam iterations of the mentor's fit", low=1),
         Setting("mentor_lr", float, 1e-2, "Adam learning rate of the mentor", low=0.0, low_open=True),
+        Setting("label_feature", bool, True, "feed the observed label to the mentor (the official code feeds 0: "
+                "false)"),
     )
 
     @classmethod
