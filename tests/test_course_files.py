@@ -134,3 +134,14 @@ def test_every_result_row_records_the_version_that_computed_it(tmp_path):
     row = run_one("toy-imbalance", "plain", 0.9, seed=0, steps=3, device="cpu", out=tmp_path / "r.csv")
     assert row["l2rw_viz_version"] == l2rw_viz.__version__
     assert read_results(tmp_path / "r.csv")["l2rw_viz_version"].astype(str).tolist() == [l2rw_viz.__version__]
+
+
+def test_a_packed_tables_provenance_names_the_version_that_computed_its_rows(tmp_path):
+    from l2rw_viz.experiments import run_one
+    from l2rw_viz.results.pack import pack
+
+    csv, hist = tmp_path / "sweep.csv", tmp_path / "hist"
+    run_one("mnist-imbalance", "l2rw", 0.9, seed=0, steps=3, data_source="subset", out=csv, history_dir=hist)
+    prov = pack("fig8", csv, hist, out_dir=tmp_path / "out", allow_missing=True)
+    assert prov["row_l2rw_viz_versions"] == [l2rw_viz.__version__]
+    assert prov["versions"]["l2rw_viz"] == l2rw_viz.__version__
