@@ -996,7 +996,7 @@ def test_c13_trace_export_into_a_read_only_folder(saved_run, tmp_path, capsys, m
 
 def test_c13_trace_results_commands_on_a_directory(tmp_path, capsys):
     err = _exit(["results", "pack", "fig8", "--from", str(tmp_path)], capsys)
-    assert str(tmp_path) in err and "is not a file" in err
+    assert err.startswith("l2rw-viz results pack: error:") and str(tmp_path) in err and "is not a file" in err
     err = _exit(["results", "compare-recipes", str(tmp_path)], capsys)
     assert str(tmp_path) in err and "is not a file" in err
 

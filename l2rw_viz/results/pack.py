@@ -332,7 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--markdown", action="store_true", help="the table as markdown")
     args = parser.parse_args(argv)
     # a bad value or file (exit 2), an input or output path the system refuses (exit 2, the path and the reason)
-    with reported_errors(f"l2rw-viz results {args.command}", path=getattr(args, "csv", None)):
+    which = args.command if isinstance(args.command, str) else "pack"   # pack's --command option shares the name
+    with reported_errors(f"l2rw-viz results {which}", path=getattr(args, "csv", None)):
         if args.command == "compare-recipes":
             from .recipes import format_recipe_comparison, recipe_comparison
 
