@@ -21,6 +21,9 @@ def test_the_shipped_table_says_where_l2rw_loses_to_the_clean_images_used_direct
     err = load_results("fig8").groupby(["method", "setting_value"]).test_error.mean().unstack()
     for method, start in (("finetune", "Not compared in the paper: plain training, then fine-tuning"),
                           ("clean_only", "Not compared in the paper: training on the 10 clean images alone")):
+        if method not in err.index:   # a table being re-made: said so, never skipped
+            assert _row(frame, start).verdict == "not measured yet"
+            continue
         ahead = int((err.loc[method] < err.loc["l2rw"]).sum())   # recomputed here, independently of claims.py
         expected = f"L2RW loses at {ahead} of {err.shape[1]}" if ahead else "L2RW wins"
         assert _row(frame, start).verdict == expected
@@ -30,17 +33,22 @@ def test_the_shipped_table_says_where_l2rw_loses_to_the_clean_images_used_direct
     verdict = _row(frame, "Fig. 8").verdict
     assert verdict == ("holds" if won == err.shape[1] else f"holds at {won} of {err.shape[1]}")
     md = claims_markdown(frame)
-    assert md.count("\n") == len(frame) + 1 and "L2RW loses" in md or "L2RW wins" in md
+    assert md.count("\n") == len(frame) + 1
+    assert any(v in md for v in ("L2RW loses", "L2RW wins", "not measured yet"))
 
 
 def test_the_table_is_recomputed_when_the_results_change():
     fig8, noise = load_results("fig8"), load_results("noise")
+    import pandas as pd
+
+    if "finetune" not in set(fig8.method):   # a table being re-made: a made-up fine-tuning row to beat
+        fig8 = pd.concat([fig8, fig8[fig8.method == "plain"].assign(method="finetune")], ignore_index=True)
     better = fig8.copy()
     better.loc[better.method == "l2rw", "test_error"] = 0.0            # a perfect L2RW: it now wins everything
     frame = claims_vs_measured(better, noise)
     assert _row(frame, "Fig. 8").verdict == "holds"
     assert _row(frame, "Not compared in the paper: plain training").verdict == "L2RW wins"
-    assert "L2RW 0.0 ± 0.0 %" in _row(frame, "At 99.5 %").measured
+    assert "L2RW 0.0 " in _row(frame, "At 99.5 %").measured   # "0.0 %" (one seed) or "0.0 ± 0.0 %"
     worse = fig8.copy()
     worse.loc[worse.method == "l2rw", "test_error"] = 0.5              # L2RW always guesses: it wins nothing
     n = fig8.setting_value.nunique()

@@ -46,10 +46,11 @@ def test_every_run_of_the_full_sweep_ships(name):
     declared = {(m, s, int(d)) for m, s, d in provenance(name)["missing_runs"]}
     assert missing == declared, \
         f"{name}: missing {sorted(missing - declared)[:5]}, declared {sorted(declared - missing)[:5]}"
-    # every cell (method x setting) has seed 0 unless that run diverged: a sweep runs seed by seed, so a cut one
-    # still covers every cell
-    diverged = {(m, s, int(d)) for m, s, d, *_ in provenance(name).get("diverged_runs", [])}
-    assert not {(m, s) for m, s, d in missing - diverged if d == 0}, f"{name}: cells without a run"
+    # what the course draws is there at least once (seed 0) at every setting, whatever else a cut sweep left
+    # missing: L2RW and plain training everywhere, the paper's six Fig. 8 methods on Fig. 8
+    core = {"mnist-imbalance": ("plain", "proportion", "resample", "hard_mining", "random", "l2rw")}.get(
+        name, ("plain", "l2rw"))
+    assert not {(m, s) for m, s, d in missing if d == 0 and m in core}, f"{name}: a core cell has no run"
     assert (table["steps"] == 2000).all() and (table["data_source"] == "subset").all()
     keys = table[["method", "setting_value", "seed"]].astype(str).agg("/".join, axis=1)
     assert not keys.duplicated().any(), "a run appears twice"

@@ -282,7 +282,8 @@ def summary_table(name: str, markdown: bool = False) -> str:
     inert = {(m, setting_text(v)) for (m, v), group in table.groupby(["method", "setting_value"])
              if "inert" in group and group["inert"].map(lambda x: isinstance(x, str) and bool(x)).all()}
     s["inert"] = [(m, setting_text(v)) in inert for m, v in zip(s["method"], s["setting_value"])]
-    s["cell"] = [f"{100 * m:.1f} ± {100 * (0 if np.isnan(d) else d):.1f}" + ("" if c == 3 else f" (n={c})")
+    # one seed has no spread: no "± 0.0" that would read as a perfectly repeatable result
+    s["cell"] = [f"{100 * m:.1f}" + (f" ± {100 * d:.1f}" if c >= 2 else "") + ("" if c == 3 else f" (n={c})")
                  + (" †" if i else "") for m, d, c, i in zip(s["mean"], s["std"], s["count"], s["inert"])]
     ranked = s[~s["inert"]]
     best = ranked.loc[(ranked.groupby("setting_value")["mean"].idxmax() if value == "test_accuracy"
