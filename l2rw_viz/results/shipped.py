@@ -125,8 +125,8 @@ def _names(name: str, what: str, values, kind, have) -> list:
             raise ValueError(f"{what}={values!r}: {v!r} is not one of the {kind}; allowed: {have}")
         key = setting_text(v) if kind == "settings" else (int(v) if kind == "seeds" else v)
         if key not in have:
-            raise ValueError(f"{what}={values!r}: {v!r} is not in the shipped {experiment_name(name)} table; "
-                             f"allowed: {have}")
+            raise ValueError(f"{what}={values!r}: {v!r} is not in the shipped {experiment_name(name)} table (nor "
+                             f"among its runs still to be made); allowed: {have}")
         out.append(key)
     return out
 
@@ -149,13 +149,18 @@ def load_results(name: str, methods=None, settings=None, seeds=None):
         raise FileNotFoundError(f"no shipped results for {name!r} at {path}; make them with "
                                 f"'{refresh_command(name)}'")
     table = _read(path, path.stat().st_mtime).copy()
+    # a run the provenance declares missing (a table being re-made) is a known name that selects no row yet
+    pending = provenance(name).get("missing_runs", []) if provenance_path(name).exists() else []
     if methods is not None:
-        table = table[table["method"].isin(_names(name, "methods", methods, "names", set(table["method"])))]
+        have = set(table["method"]) | {m for m, _, _ in pending}
+        table = table[table["method"].isin(_names(name, "methods", methods, "names", have))]
     if settings is not None:
         texts = table["setting_value"].map(setting_text)
-        table = table[texts.isin(_names(name, "settings", settings, "settings", set(texts)))]
+        table = table[texts.isin(_names(name, "settings", settings, "settings",
+                                        set(texts) | {setting_text(s) for _, s, _ in pending}))]
     if seeds is not None:
-        table = table[table["seed"].isin(_names(name, "seeds", seeds, "seeds", {int(s) for s in table["seed"]}))]
+        have = {int(s) for s in table["seed"]} | {int(d) for _, _, d in pending}
+        table = table[table["seed"].isin(_names(name, "seeds", seeds, "seeds", have))]
     return table.reset_index(drop=True)
 
 
