@@ -37,6 +37,7 @@ from .live import BackgroundTrainer, ToyRun, toy_dataset, train_toy
 from .results_figures import error_vs_proportion_figure, noise_accuracy_figure, summarise_results
 from .state import ExplorerState
 from .static_explorer import explorer_figure
+from .static_stepthrough import stepthrough_replay_figure
 from .stepthrough import STAGES, StepThrough, StepThroughProblem, empty_stepthrough_figure, stepthrough_figure
 from .toy_figures import add_toy_traces, toy_comparison_figure, toy_weights_figure
 from .weight_figures import weight_by_label_figure, weight_distribution_figure, weight_trajectory_figure
@@ -51,6 +52,7 @@ __all__ = ["BackgroundTrainer", "BoundaryGrid", "ExplorerState", "MethodComparis
            "mwn_vs_l2rw_figure", "table2_figure", "empty_stepthrough_figure", "error_vs_proportion_figure",
            "example_weights_at", "explain_weight_figure", "explorer_figure", "export_html", "frame_indices",
            "gallery_figure", "grid_bounds", "moving_average", "noise_accuracy_figure", "stepthrough_figure",
+           "stepthrough_replay_figure",
            "summarise_results", "toy_comparison_figure", "toy_dataset", "toy_weights_figure", "train_toy",
            "weight_by_label_figure", "weight_distribution_figure", "weight_ranking", "weight_trajectory_figure",
            "weighting_function_figure", "why_this_weight_figure"]
