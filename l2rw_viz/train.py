@@ -26,13 +26,9 @@ from .checks import (
 )
 from .data.dataset import BiasedDataset
 from .device import describe_device, resolve_device
+from .divergence import TrainingDivergedError
 from .history import History
 from .methods import Method, MethodSetup, StepContext, get_method
-
-
-class TrainingDivergedError(FloatingPointError):
-    """The run left a sane range (see :class:`DivergenceRule`): training stopped instead of recording garbage."""
-
 
 # Divergence, one rule for every method (issue 24). The bound on a loss is derived from the run's initial training
 # loss: over every History the package ships, the largest training, validation or test loss is 6.4x the initial

@@ -36,6 +36,7 @@ from torch import nn
 
 from ..checks import check_choice, check_in_range, check_int
 from ..data.dataset import BiasedDataset
+from ..divergence import TrainingDivergedError
 from .base import Method, RunPlan, register
 from .noise_layer import MIN_PRETRAIN_KAPPA, pretraining_fell_short
 from .setting import Setting, with_defaults
@@ -215,8 +216,6 @@ class _LossCorrection(Method):
             problem = transition_problem(t, self.pretrain_kappa)
             if not problem:
                 return t
-        from ..train import TrainingDivergedError  # here: the trainer imports the methods
-
         raise TrainingDivergedError(
             f"{self.name}: the estimated transition matrix is unusable after {self.pretrain_rounds} x "
             f"{self.pretrain_steps} pre-training steps: {problem}; raise pretrain_steps, pretrain_rounds or "
