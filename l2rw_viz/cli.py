@@ -44,6 +44,7 @@ from .experiments import (
     summarize,
     sweep,
 )
+from .experiments.sweeps import check_pinned_backend
 from .methods.modifiers import MODIFIER_SETTINGS
 from .sweep_cluster import check_backend
 
@@ -197,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_sweep.add_argument("--jobs", type=_positive_int, default=1,
                          help="parallel worker processes; each gets cores/jobs torch threads")
     p_sweep.add_argument("--no-progress", action="store_true", help="hide the sweep's progress bar")
+    p_sweep.add_argument("--pinned", action="store_true",
+                         help="each run in a fresh process with pinned numerics (one thread, AVX2 kernels; the "
+                              "same bits on any x86-64 CPU, as the shipped tables are made; see l2rw_viz.numerics)")
     p_sweep.add_argument("--backend", choices=["local", "dask"], default="local",
                          help="where the runs run: 'local' (--jobs processes here) or 'dask' (tasks on the Dask "
                               "cluster at --scheduler; see l2rw_viz.sweep_cluster)")
@@ -283,6 +287,7 @@ def cmd_sweep(args) -> int:
     _check_outputs(args)
     # validate everything (names, settings, seeds, device, data source) before the first run
     check_backend(args.backend, args.scheduler, args.jobs)
+    check_pinned_backend(args.pinned, args.backend)
     pending = plan_sweep(args.experiment, args.methods, args.settings, args.seeds, args.steps, args.device,
                          args.data_source, args.out, **options)
     print(f"{len(pending)} run(s) to do" + (f"; finished rows in {args.out} are skipped" if args.out else ""))
@@ -292,7 +297,7 @@ def cmd_sweep(args) -> int:
     start = time.perf_counter()
     table = sweep(args.experiment, args.methods, args.settings, args.seeds, args.out, args.jobs, args.steps,
                   args.device, args.data_source, progress=not args.no_progress, backend=args.backend,
-                  scheduler=args.scheduler, **options)
+                  scheduler=args.scheduler, pinned=args.pinned, **options)
     print(f"sweep took {time.perf_counter() - start:.1f} s")
     if len(table):
         with pd.option_context("display.width", 160, "display.max_rows", 200):

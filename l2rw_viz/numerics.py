@@ -30,7 +30,7 @@ import hashlib
 import os
 import platform
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 #: The environment of a pinned process (see the module docstring).
 PINS: dict[str, str] = {
@@ -55,6 +55,20 @@ def pinned_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env.update(PINS)
     return env
+
+
+def run_pinned_module(module: str, args: Sequence[str], what: str, timeout_s: float | None = None) -> str:
+    """``python -m module *args`` in a fresh child with the pinned environment (the pins are read when torch starts,
+    so they cannot be set in a process that runs already); returns its stdout. Raises ``RuntimeError`` naming
+    ``what`` with the exit status and the end of the child's stderr when it fails."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", module, *args], env=pinned_environment(), capture_output=True,
+                          text=True, timeout=timeout_s)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-8:])
+        raise RuntimeError(f"{what} failed (exit {done.returncode}):\n{tail}")
+    return done.stdout
 
 
 def enter_pinned() -> None:

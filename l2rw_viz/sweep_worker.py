@@ -67,23 +67,19 @@ def run_pinned(spec: dict, parent_pid: int, timeout_s: float | None = None) -> d
     process: the child starts with the pinned environment (read when torch starts, so it cannot be set in a
     process that runs already), exits when ``parent_pid`` dies, and hands its row back through a file."""
     import json
-    import subprocess
-    import sys
     import tempfile
 
-    from .numerics import pinned_environment
+    from .numerics import run_pinned_module
 
     with tempfile.TemporaryDirectory(prefix="l2rw-pinned-") as tmp:
         result = os.path.join(tmp, "row.json")
         with open(os.path.join(tmp, "spec.json"), "w") as f:
             json.dump(spec, f, default=str)
-        done = subprocess.run([sys.executable, "-m", "l2rw_viz.sweep_worker", os.path.join(tmp, "spec.json"), result,
-                               str(parent_pid)], env=pinned_environment(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True, timeout=timeout_s)
-        if done.returncode != 0 or not os.path.exists(result):
-            tail = "\n".join(done.stderr.strip().splitlines()[-8:])
-            raise RuntimeError(f"the pinned run {spec['method']} {spec['setting']} seed {spec['seed']} failed "
-                               f"(exit {done.returncode}):\n{tail}")
+        what = f"the pinned run {spec['method']} {spec['setting']} seed {spec['seed']}"
+        run_pinned_module("l2rw_viz.sweep_worker", [os.path.join(tmp, "spec.json"), result, str(parent_pid)], what,
+                          timeout_s)
+        if not os.path.exists(result):
+            raise RuntimeError(f"{what} wrote no result")
         with open(result) as f:
             return json.load(f)
 

@@ -4,6 +4,7 @@ a change that moves any method's numerics fails this test until the table is re-
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from test_numerics import PINNABLE, WHY_NOT
 
@@ -35,3 +36,31 @@ def test_a_fingerprint_changes_with_the_numerics(monkeypatch):
     exp = registry.get_experiment("toy-imbalance")
     monkeypatch.setitem(registry.EXPERIMENTS, exp.name, replace(exp, lr=exp.lr * (1 + 2 ** -20)))
     assert canonical_fingerprint("toy-imbalance", "l2rw") != before
+
+
+def test_a_loss_correction_fingerprint_sees_its_loss_and_its_clip(monkeypatch):
+    """Loss correction stops in a 30-step run (T cannot be estimated yet), so its fingerprint adds a run with a given
+    T and a probe of its loss on extreme logits: a change of the clip alone (1e-7 -> 1e-6) moves it, as does a
+    change of the loss that only acts after training starts."""
+    from l2rw_viz.methods import loss_correction
+    from l2rw_viz.results.fingerprints import loss_probe, probe_transition
+
+    before = canonical_fingerprint("toy-noise", "backward_correction")
+    stopped, given, probe = before.split("|")
+    assert stopped.startswith("stopped:") and given.startswith("given-T ") and probe.startswith("loss ")
+    t = probe_transition(2)
+    assert loss_probe("backward_correction", t) == probe.removeprefix("loss ")
+    monkeypatch.setattr(loss_correction, "BACKWARD_CLIP", 1e-6)
+    assert loss_probe("backward_correction", t) != probe.removeprefix("loss ")
+    monkeypatch.undo()
+    # the forward loss (no clip) gets its own probe, and a method that does not stop keeps its one-part fingerprint
+    assert loss_probe("forward_correction", t) != loss_probe("backward_correction", t)
+    assert "|" not in canonical_fingerprint("toy-noise", "plain")
+
+
+def test_the_probe_transition_is_the_experiments_uniform_flip():
+    from l2rw_viz.results.fingerprints import probe_transition
+
+    t = probe_transition(10)
+    assert np.allclose(t.sum(1), 1.0) and np.allclose(np.diag(t), 0.6) and np.isclose(t[0, 1], 0.4 / 9)
+    assert round(float(np.linalg.cond(t)), 1) == 1.8

@@ -59,3 +59,30 @@ def test_a_pinned_sweep_runs_each_run_in_a_pinned_process_and_repeats_itself(tmp
     assert list(a["trajectory"]) == list(b["trajectory"]) and list(a["test_error"]) == list(b["test_error"])
     # a rerun of the same sweep skips every finished run
     assert len(sweep("toy-imbalance", ["plain", "l2rw"], out=tmp_path / "a.csv", jobs=2, **kwargs)) == 4
+
+
+@needs_pins
+def test_the_command_line_sweeps_pinned_and_refuses_pins_on_dask(tmp_path, capsys):
+    """``l2rw-viz sweep --pinned`` (how the paper-recipe comparison is measured) writes pinned rows; the pins are set
+    on processes this machine starts, so a Dask sweep refuses them before any run."""
+    from l2rw_viz.cli import main
+    from l2rw_viz.experiments import read_results
+
+    out = tmp_path / "r.csv"
+    assert main(["sweep", "toy-imbalance", "--methods", "plain", "--settings", "0.9", "--seeds", "0", "--steps", "5",
+                 "--device", "cpu", "--pinned", "--no-progress", "--out", str(out)]) == 0
+    assert list(read_results(out)["numerics"]) == [PINNED_LABEL]
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", "toy-imbalance", "--pinned", "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9",
+              "--out", str(tmp_path / "d.csv")])
+    assert exit_.value.code == 2
+    assert "backend='dask' with pinned=True; allowed: backend='local'" in capsys.readouterr().err
+    assert not (tmp_path / "d.csv").exists()
+
+
+def test_a_failing_pinned_child_is_reported_with_its_error():
+    from l2rw_viz.numerics import run_pinned_module
+
+    with pytest.raises(RuntimeError, match=r"(?s)the probe failed \(exit 1\):.*No module named '?l2rw_viz.no_such"):
+        run_pinned_module("l2rw_viz.no_such", [], "the probe")
+    assert run_pinned_module("l2rw_viz.numerics", [], "the label").strip() == ""

@@ -160,6 +160,7 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
     """
     jobs = check_int("jobs", jobs, 1)
     check_backend(backend, scheduler, jobs)
+    check_pinned_backend(pinned, backend)
     specs = plan_sweep(experiment, methods, settings, seeds, steps, device, data_source, out, recipe, **options)
     rows: list[dict] = []
     diverged: list[list] = []
@@ -212,6 +213,13 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
     return table
 
 
+
+
+def check_pinned_backend(pinned: bool, backend: str) -> None:
+    """A pinned sweep runs here: the pins are set on the processes this machine starts."""
+    if pinned and backend != "local":
+        raise ValueError(f"backend={backend!r} with pinned=True; allowed: backend='local' (a pinned run starts its "
+                         "own process on this machine)")
 
 
 def _run_pinned(specs: list[RunSpec], jobs: int, collect) -> None:
