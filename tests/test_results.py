@@ -243,3 +243,44 @@ def test_a_diverged_run_does_not_stop_the_sweep_and_is_declared(tmp_path, monkey
             "device": "cpu", "data_source": "auto", "options": {}}
     monkeypatch.setattr("l2rw_viz.experiments.run.run_one", flaky)
     assert sweep_worker.run_in_worker(spec, 1)["diverged"].startswith("the training loss became nan")
+
+
+def test_make_queues_seed_0_of_every_method_of_every_table_first():
+    """A make that stops early (``--hours``) leaves every table whole at one seed before any cell has three."""
+    from l2rw_viz.experiments import get_experiment, plan_sweep, resolve_methods
+    from l2rw_viz.results.pack import SEEDS, make_order
+
+    runs = [(exp, s.method, s.seed) for exp in SHIPPED
+            for s in plan_sweep(exp, "all", seeds=SEEDS, device="cpu", data_source="subset")]
+    order = sorted(runs, key=lambda r: make_order(*r))
+    first = order[:sum(1 for r in runs if r[2] == 0)]
+    assert {r[2] for r in first} == {0}
+    assert {(e, m) for e, m, _ in first} == {(e, m) for e in SHIPPED for m in resolve_methods(get_experiment(e), "all")}
+    assert {m for _, m, _ in order[:2 * len(SHIPPED)]} <= {"l2rw", "plain"}
+    assert make_order("mnist-noise", "meta_weight_net", 0) < make_order("mnist-noise", "mentornet_dd", 0) \
+        < make_order("mnist-imbalance", "l2rw", 1)
+
+
+def test_a_pinned_sweep_past_its_deadline_starts_nothing():
+    import time
+
+    from l2rw_viz.experiments import plan_sweep
+    from l2rw_viz.experiments.sweeps import run_pinned_sweep
+
+    specs = plan_sweep("toy-imbalance", ["plain"], [0.9], [0, 1], steps=5, device="cpu")
+    got = []
+    left = run_pinned_sweep(specs, 2, lambda row, spec: got.append(spec), stop_at=time.monotonic() - 1)
+    assert left == specs and got == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["make", "fig8", "--hours", "0"], "hours=0.0"),
+    (["make", "fig8", "--jobs", "0"], "jobs=0"),
+])
+def test_results_make_refuses_bad_values_before_any_work(argv, message, tmp_path, capsys):
+    from l2rw_viz.results.pack import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--work-dir", str(tmp_path / "w")])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()

@@ -5,6 +5,7 @@ see :func:`~l2rw_viz.experiments.store.row_key`)."""
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -180,7 +181,7 @@ def sweep(experiment: str | Experiment, methods: str | Sequence[str] = "all", se
 
     try:
         if pinned:
-            _run_pinned(specs, jobs, collect)
+            run_pinned_sweep(specs, jobs, collect)
         elif backend == "dask" and specs:
             from ..sweep_cluster import dask_parallel  # Dask is imported only for a Dask sweep
 
@@ -222,9 +223,11 @@ def check_pinned_backend(pinned: bool, backend: str) -> None:
                          "own process on this machine)")
 
 
-def _run_pinned(specs: list[RunSpec], jobs: int, collect) -> None:
-    """Each spec in its own pinned process, ``jobs`` at a time; rows are collected (and written) here, in the
-    sweeping process, as they finish."""
+def run_pinned_sweep(specs: Sequence[RunSpec], jobs: int, collect, stop_at: float | None = None) -> list[RunSpec]:
+    """Each spec in its own pinned process (:func:`~l2rw_viz.sweep_worker.run_pinned`), ``jobs`` at a time, in the
+    given order; ``collect(row, spec)`` gets each result here, in the sweeping process, as it finishes (a row, or
+    ``{"diverged": message, ...}``). ``stop_at``: a ``time.monotonic()`` after which no run starts (the running ones
+    finish). Returns the specs that were not started."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     from ..sweep_worker import run_pinned
@@ -234,9 +237,11 @@ def _run_pinned(specs: list[RunSpec], jobs: int, collect) -> None:
         running = {}
         try:
             while pending or running:
-                while pending and len(running) < jobs:
+                while pending and len(running) < jobs and (stop_at is None or time.monotonic() < stop_at):
                     spec = pending.pop(0)
                     running[pool.submit(run_pinned, asdict(spec), os.getpid())] = spec
+                if not running:
+                    break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     spec = running.pop(future)
@@ -244,6 +249,7 @@ def _run_pinned(specs: list[RunSpec], jobs: int, collect) -> None:
         except BaseException:   # Ctrl-C or a failed run: start nothing more (running children end with the parent)
             pending.clear()
             raise
+    return pending
 
 
-__all__ = ["RunSpec", "plan_sweep", "sweep"]
+__all__ = ["RunSpec", "check_pinned_backend", "plan_sweep", "run_pinned_sweep", "sweep"]

@@ -3,7 +3,8 @@ provenance into ``l2rw_viz/results/data`` (see :mod:`l2rw_viz.results.shipped`).
 
     l2rw-viz results list                        what ships, with its size and whether it is current
     l2rw-viz results show fig8                   the table (mean +- std over seeds) and its provenance
-    l2rw-viz results make fig8 --jobs 2          sweep (resumable, in --work-dir) + pack: refreshes the shipped table
+    l2rw-viz results make fig8 --jobs 2          sweep (pinned, resumable, in --work-dir) + pack: refreshes the table
+    l2rw-viz results make all --hours 2          every table, seed 0 of every method first; packs what 2 hours made
     l2rw-viz results pack fig8 --from CSV --histories DIR [--command "..."]   pack a finished sweep
     l2rw-viz results compare-recipes PAPER.csv   a --recipe paper table against the shipped Fig. 8 one
 
@@ -215,40 +216,103 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
 
 
 def make(name: str, jobs: int = 2, work_dir: str | os.PathLike = "results-work", device: str = "cpu",
-         progress: bool = True) -> dict:
-    """Run (or resume) the full sweep of ``name`` into ``work_dir`` and pack it into the package's data."""
-    from ..experiments import append_row, sweep
+         progress: bool = True, hours: float | None = None) -> dict:
+    """Run (or resume) the full sweep of ``name`` into ``work_dir`` and pack it into the package's data; see
+    :func:`make_tables` (this is it for one table). Returns the provenance."""
+    return make_tables([name], jobs, work_dir, device, progress, hours)[experiment_name(name)]
 
-    exp = experiment_name(name)
-    work = Path(work_dir)
-    csv, hist = work / f"{exp}.csv", work / "histories" / exp
-    commands: list[str] = []
-    shipped = provenance(exp) if table_path(exp).exists() else {}
-    earlier_commits = [c for c in [*shipped.get("earlier_git_commits", []), shipped.get("git_commit")] if c]
-    if not csv.exists() and shipped:
-        # resume from what ships: its current rows are skipped by the sweep, so only missing or stale runs are
-        # computed, and their shipped Histories are kept by pack
-        for row in load_results(exp).to_dict("records"):
-            append_row(csv, row)
-        commands = list(shipped.get("made_with", []))
-    from ..experiments import get_experiment, resolve_methods
+
+def make_order(experiment: str, method: str, seed: int) -> tuple[int, int]:
+    """Where a run of the shipped sweeps goes in ``make``'s queue: seed first, then L2RW and plain training (0), the
+    other methods whose Histories ship (1), the rest (2)."""
+    tier = 0 if method in ("l2rw", "plain") else 1 if method in HISTORY_METHODS.get(experiment, ()) else 2
+    return int(seed), tier
+
+
+def make_tables(names: Sequence[str], jobs: int = 2, work_dir: str | os.PathLike = "results-work",
+                device: str = "cpu", progress: bool = True, hours: float | None = None) -> dict[str, dict]:
+    """Run (or resume) the full sweeps of ``names`` into ``work_dir`` and pack each into the package's data.
+
+    Every run is pinned (:mod:`l2rw_viz.numerics`), ``jobs`` at a time. The runs of all the tables share one queue
+    in :func:`make_order`: seed 0 of every method of every table before any seed 1, so a make that stops early has
+    each table whole at one seed before any cell has three. The sweeps resume from the shipped rows (and from the
+    work CSVs): only missing or stale runs are computed.
+
+    Args:
+        names: shipped table names (``"fig8"``, ``"noise"``, ``"both"`` or the experiments' names).
+        hours: start no run after this many hours (the running ones finish); the tables are then packed with the
+            runs not made listed as missing in their provenance, and the same command resumes. ``None``: no limit.
+
+    Returns:
+        ``{experiment: provenance}``.
+    """
+    from tqdm.auto import tqdm
+
+    from ..checks import check_in_range, check_int
+    from ..experiments import append_row, get_experiment, plan_sweep, resolve_methods
+    from ..experiments.sweeps import run_pinned_sweep
     from .fingerprints import fingerprints
 
-    prints = fingerprints(exp, resolve_methods(get_experiment(exp), "all"))
-    prints_file = _fingerprint_file(csv)
-    if prints_file.exists() and json.loads(prints_file.read_text()) != prints:
-        raise ValueError(f"work_dir={str(work)!r} holds a sweep made by code with other numerics ({prints_file}); "
-                         "allowed: an empty work folder (delete it) or the code that started it")
-    prints_file.parent.mkdir(parents=True, exist_ok=True)
-    prints_file.write_text(json.dumps(prints, indent=1, sort_keys=True) + "\n")
+    jobs = check_int("jobs", jobs, 1)
+    if hours is not None:
+        hours = check_in_range("hours", hours, 0.0, float("inf"), low_open=True, high_open=True)
+    exps = list(dict.fromkeys(experiment_name(n) for n in names))
+    if not exps:
+        raise ValueError(f"names={list(names)!r} is empty; allowed: one or more of {', '.join(SHIPPED)}")
+    work = Path(work_dir)
+    tables: dict[str, dict] = {}
+    queue = []
+    for index, exp in enumerate(exps):
+        csv, hist = work / f"{exp}.csv", work / "histories" / exp
+        commands: list[str] = []
+        shipped = provenance(exp) if table_path(exp).exists() else {}
+        if not csv.exists() and shipped:
+            # resume from what ships: its current rows are skipped by the sweep, so only missing or stale runs are
+            # computed, and their shipped Histories are kept by pack
+            for row in load_results(exp).to_dict("records"):
+                append_row(csv, row)
+            commands = list(shipped.get("made_with", []))
+        prints = fingerprints(exp, resolve_methods(get_experiment(exp), "all"))
+        prints_file = _fingerprint_file(csv)
+        if prints_file.exists() and json.loads(prints_file.read_text()) != prints:
+            raise ValueError(f"work_dir={str(work)!r} holds a sweep made by code with other numerics ({prints_file}); "
+                             "allowed: an empty work folder (delete it) or the code that started it")
+        prints_file.parent.mkdir(parents=True, exist_ok=True)
+        prints_file.write_text(json.dumps(prints, indent=1, sort_keys=True) + "\n")
+        earlier = [c for c in [*shipped.get("earlier_git_commits", []), shipped.get("git_commit")] if c]
+        tables[exp] = {"csv": csv, "hist": hist, "commands": commands, "earlier": earlier, "diverged": []}
+        for spec in plan_sweep(exp, "all", seeds=SEEDS, out=csv, device=device, data_source=DATA_SOURCE,
+                               history_dir=hist):
+            queue.append((make_order(exp, spec.method, spec.seed), index, spec))
+    queue.sort(key=lambda q: q[:2])   # stable: within a tier, each sweep's own order
+    specs = [spec for *_, spec in queue]
+    bar = tqdm(total=len(specs), desc="results make", unit="run", disable=not progress)
+
+    def collect(row: dict, spec) -> None:
+        table = tables[spec.experiment]
+        if "diverged" in row:   # no row: listed as diverged in the provenance, tried again by the next make
+            table["diverged"].append([spec.method, str(spec.setting), int(spec.seed), row["diverged"]])
+        else:
+            append_row(table["csv"], row)
+        bar.set_postfix(last=f"{spec.experiment} {spec.method} {spec.setting} s{spec.seed}: "
+                             + ("DIVERGED" if "diverged" in row else f"err {row['test_error']:.3f}"))
+        bar.update(1)
+
     start = time.perf_counter()
-    argv = ["l2rw-viz", "sweep", exp, "--methods", "all", "--seeds", *map(str, SEEDS), "--jobs", str(jobs),
-            "--data-source", DATA_SOURCE, "--device", device, "--out", str(csv), "--history-dir", str(hist)]
-    table = sweep(exp, "all", seeds=SEEDS, out=csv, jobs=jobs, device=device, data_source=DATA_SOURCE,
-                  history_dir=hist, progress=progress, pinned=True)
-    return pack(exp, csv, hist, commands=commands + [shlex.join(argv)],
-                wall_time_s=round(time.perf_counter() - start, 1), git_commit=_git_commit(),
-                earlier_git_commits=earlier_commits, diverged_runs=table.attrs.get("diverged_runs", []))
+    stop_at = None if hours is None else time.monotonic() + 3600 * hours
+    try:
+        left = run_pinned_sweep(specs, jobs, collect, stop_at)
+    finally:
+        bar.close()
+    wall = round(time.perf_counter() - start, 1)
+    argv = ["l2rw-viz", "results", "make", *exps, "--jobs", str(jobs), "--work-dir", str(work), "--device", device]
+    if hours is not None:
+        argv += ["--hours", f"{hours:g}"]
+    stopped = f"  # stopped after {hours:g} h with {len(left)} run(s) not started" if left else ""
+    return {exp: pack(exp, t["csv"], t["hist"], commands=t["commands"] + [shlex.join(argv) + stopped],
+                      wall_time_s=wall, git_commit=_git_commit(), earlier_git_commits=t["earlier"],
+                      diverged_runs=t["diverged"], allow_missing=bool(left))
+            for exp, t in tables.items()}
 
 
 def _fingerprint_file(csv: str | os.PathLike) -> Path:
@@ -314,11 +378,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("show", help="a shipped table (mean ± std over seeds) and its provenance")
     p.add_argument("name", choices=sorted(set(SHIPPED) | {"fig8", "noise", "both"}))
     p.add_argument("--markdown", action="store_true", help="the table as markdown, best per setting in bold")
-    p = sub.add_parser("make", help="run the full sweep (resumable) and pack it into the package")
-    p.add_argument("name", choices=sorted(set(SHIPPED) | {"fig8", "noise", "both"}))
+    p = sub.add_parser("make", help="run the full sweeps (pinned, resumable) and pack them into the package")
+    p.add_argument("name", nargs="+", choices=sorted(set(SHIPPED) | {"fig8", "noise", "both", "all"}),
+                   help="the tables ('all': every shipped table); their runs share one queue, seed 0 first")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--work-dir", default="results-work")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--hours", type=float, default=None,
+                   help="start no run after this many hours, then pack what was made (the rest listed as missing; "
+                        "the same command resumes)")
     p = sub.add_parser("pack", help="pack a finished sweep's CSV and Histories into the package")
     p.add_argument("name", choices=sorted(set(SHIPPED) | {"fig8", "noise", "both"}))
     p.add_argument("--from", dest="csv", required=True)
@@ -357,12 +425,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(json.dumps(provenance(args.name), indent=1))
             return 0
         if args.command == "make":
-            prov = make(args.name, args.jobs, args.work_dir, args.device)
+            names = SHIPPED if "all" in args.name else args.name
+            provs = list(make_tables(names, args.jobs, args.work_dir, args.device, hours=args.hours).values())
         else:
-            prov = pack(args.name, args.csv, args.histories, commands=args.command, wall_time_s=args.wall_time,
-                        git_commit=args.git_commit, allow_missing=args.allow_missing)
-        print(f"packed {prov['rows']} rows of {prov['experiment']} and {len(prov['histories'])} Histories into "
-              f"{DATA_DIR}")
+            provs = [pack(args.name, args.csv, args.histories, commands=args.command, wall_time_s=args.wall_time,
+                          git_commit=args.git_commit, allow_missing=args.allow_missing)]
+        for prov in provs:
+            print(f"packed {prov['rows']} rows of {prov['experiment']} and {len(prov['histories'])} Histories into "
+                  f"{DATA_DIR}" + (f"; {len(prov['missing_runs'])} run(s) still missing" if prov["missing_runs"]
+                                   else ""))
         return 0
     return 2
 
