@@ -357,10 +357,25 @@ def summary_table(name: str, markdown: bool = False) -> str:
     if markdown:
         s.loc[best.index, "cell"] = "**" + s.loc[best.index, "cell"] + "**"
     pivot = s.pivot(index="method", columns="setting_value", values="cell")
+    # a run that stopped (e.g. loss correction refusing an unusable T) has no row: its cell says so, never a bare gap
+    stopped = {(str(m), str(st)) for m, st, *_ in provenance(name).get("diverged_runs", [])}
+    columns = {setting_text(c): c for c in pivot.columns}
+    stopped = {(m, st) for m, st in stopped if st in columns}   # (a setting no method has a row of is not drawn)
+    for method, setting in sorted(stopped):
+        if method not in pivot.index:
+            pivot.loc[method] = None
+        cell = pivot.at[method, columns[setting]]
+        pivot.at[method, columns[setting]] = f"{cell} ‡" if isinstance(cell, str) else "stopped ‡"
+    pivot = pivot.sort_index()
+    if stopped:
+        note += ("\n\n‡ stopped: a run of this cell ended with a message instead of a result (the provenance's "
+                 "'diverged_runs' says why); it has no row.")
+    if pivot.isna().any(axis=None):
+        note += "\n\n-: not made yet (the provenance's 'missing_runs')."
     what = "test accuracy" if value == "test_accuracy" else "test error"
     head = f"{experiment_name(name)}: {what} in %, mean ± std over seeds 0, 1, 2 ((n=k): only k seeds made yet)"
     if not markdown:
-        return f"{head}\n{pivot.to_string()}{note}"
+        return f"{head}\n{pivot.fillna('-').to_string()}{note}"
     cols = [setting_text(c) for c in pivot.columns]
     lines = [f"| method | {' | '.join(cols)} |", "|---" * (len(cols) + 1) + "|"]
     lines += [f"| {m} | {' | '.join(str(v) if isinstance(v, str) else '-' for v in row)} |"
