@@ -50,8 +50,18 @@ def _paper_table(paper: Any, experiment: str):
         table = table.assign(**{column: values})
     # the recipe as the paper ran it: its length and settings, or the comparison is not of the two recipes
     recipe = recipe_experiment(experiment, "paper")
-    wanted = {"steps": recipe.steps, "lr": recipe.lr, "on_zero_weights": RECIPE_ON_ZERO_WEIGHTS["paper"],
-              "method_args": "{}"}
+    wanted = {"steps": recipe.steps, "lr": recipe.lr, "on_zero_weights": RECIPE_ON_ZERO_WEIGHTS["paper"]}
+    if "method_args" in table.columns:   # each method with the settings the recipe gives it, and no other
+        from ..experiments.run import run_plan
+        from ..methods import resolve_method
+
+        plan = run_plan(recipe, recipe.steps, recipe.lr, "paper")
+        default = {m: resolve_method(m, None, plan).identity for m in set(table["method"].astype(str))}
+        other = sorted({f"{m}: {a}" for m, a in zip(table["method"], table["method_args"])
+                        if not pd.isna(a) and str(a) not in ("{}", default[str(m)])})
+        if other:
+            raise ValueError(f"paper holds runs with method settings {other}; allowed: each method's defaults under "
+                             "the paper recipe (a variant is not the recipe)")
     for column, want in wanted.items():
         if column not in table.columns:
             continue
