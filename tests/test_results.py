@@ -23,7 +23,6 @@ from l2rw_viz.results import (
 from l2rw_viz.results.pack import expected_runs, pack, thin_history
 from l2rw_viz.results.shipped import DATA_DIR, setting_text
 
-
 #: The reproduction test draws among rows whose run took at most this long when it was made (s): CI re-runs one per
 #: table, and a MentorNet-DD run takes 20-50 minutes. Costlier rows are guarded by the fingerprints.
 SAMPLE_MAX_WALL_S = 600
