@@ -138,3 +138,16 @@ def test_backward_correction_is_bounded_below():
     worst = min(float(backward_corrected_loss(torch.tensor([[0.0, -s]]), y, inv)) for s in (1e1, 1e3, 1e6))
     bound = float(inv[0].clamp(max=0).sum() * -np.log(BACKWARD_CLIP))   # the most a negative entry can subtract
     assert worst >= bound - 1e-4 and np.isfinite(worst)   # float32 logits
+
+
+def test_a_given_transition_is_ready_before_any_run():
+    """A T passed in is known at once: both corrections' losses work straight after construction (the fingerprints'
+    loss probe relies on it), backward correction with T's inverse; a nearly singular given T warns as it is given."""
+    t = torch.tensor([[0.6, 0.4], [0.3, 0.7]], dtype=torch.float64)
+    z, y = torch.randn(4, 2, dtype=torch.float64), torch.tensor([0, 1, 1, 0])
+    back = get_method("backward_correction", transition=t.numpy())
+    torch.testing.assert_close(back.per_example_loss(z, y), backward_corrected_loss(z, y, torch.linalg.pinv(t)))
+    fwd = get_method("forward_correction", transition=t.numpy())
+    torch.testing.assert_close(fwd.per_example_loss(z, y), forward_corrected_loss(z, y, t))
+    with pytest.warns(RuntimeWarning, match="given transition matrix is nearly singular"):
+        get_method("backward_correction", transition=[[0.5, 0.5], [0.5, 0.5]])

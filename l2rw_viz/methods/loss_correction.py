@@ -172,6 +172,8 @@ class _LossCorrection(Method):
                                  "rows sum to 1")
             self.transition = t
         self._inverse: torch.Tensor | None = None
+        if self.transition is not None:
+            self._set_inverse()     # a given T is known now: the loss is usable before any run (and probed so)
         self.pretrain_kappa = float("nan")   # Cohen's kappa of the pre-trained model against the training labels
 
     @classmethod
@@ -188,7 +190,7 @@ class _LossCorrection(Method):
                 raise ValueError(f"transition has shape {tuple(self.transition.shape)}; allowed: ({c}, {c})")
         else:
             self.transition = self.estimate_transition(model, run.dataset, run.seed)
-        self._set_inverse()
+            self._set_inverse()
         return model
 
     def estimate_transition(self, model: nn.Module, data: BiasedDataset, seed: int) -> torch.Tensor:
@@ -226,7 +228,8 @@ class _LossCorrection(Method):
             return
         cond = float(torch.linalg.cond(self.transition))
         if not np.isfinite(cond) or cond > 1e6:
-            warnings.warn(f"{self.name}: the estimated transition matrix is nearly singular (condition number "
+            which = "given" if self.estimator == "given" else "estimated"
+            warnings.warn(f"{self.name}: the {which} transition matrix is nearly singular (condition number "
                           f"{cond:.3g}); its inverse amplifies the loss: try forward_correction", RuntimeWarning,
                           stacklevel=3)
         self._inverse = torch.linalg.pinv(self.transition)

@@ -79,8 +79,7 @@ def loss_probe(method: str, transition: np.ndarray, rows: int = 64) -> str:
 
     from ..methods import get_method
 
-    m = get_method(method, transition=transition)
-    m._set_inverse()    # what wrap_model does once T is known (backward correction trains with T's inverse)
+    m = get_method(method, transition=transition)    # a given T: its loss (and backward's inverse) ready now
     c = len(transition)
     logits = 30.0 * torch.randn(rows, c, generator=torch.Generator().manual_seed(0))
     y = torch.arange(rows) % c
