@@ -304,3 +304,21 @@ def test_a_stopped_run_is_marked_in_its_cell_never_a_bare_gap(monkeypatch):
     row = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
     assert row["l2rw"].split(" | ")[2].endswith("‡ |") and row["no_such"].startswith("| no_such | stopped ‡ |")
     assert "‡ stopped: a run of this cell ended with a message" in text
+
+
+def test_a_resumed_make_continues_the_shipped_wall_time(tmp_path, monkeypatch):
+    """``make`` resumed from a shipped table carries its commands, and so its wall time: the provenance's
+    ``wall_time_s`` is the sum over the makes (here the queue is stubbed: nothing runs)."""
+    from l2rw_viz.experiments import sweeps
+    from l2rw_viz.results import fingerprints
+    from l2rw_viz.results import pack as pack_module
+
+    monkeypatch.setattr(fingerprints, "fingerprints", lambda exp, methods: {})
+    monkeypatch.setattr(sweeps, "run_pinned_sweep", lambda specs, jobs, collect, stop_at: specs)
+    packed = {}
+    monkeypatch.setattr(pack_module, "pack", lambda exp, *a, **kw: packed.setdefault(exp, kw))
+    pack_module.make_tables(["fig8"], work_dir=tmp_path / "w", progress=False, hours=1)
+    shipped = provenance("fig8")
+    kw = packed["mnist-imbalance"]
+    assert shipped["wall_time_s"] <= kw["wall_time_s"] < shipped["wall_time_s"] + 60
+    assert kw["commands"][:-1] == shipped["made_with"] and kw["allow_missing"] is (len(shipped["missing_runs"]) > 0)

@@ -92,7 +92,9 @@ def pack(name: str, csv: str | os.PathLike, history_dir: str | os.PathLike | Non
 
     Args:
         csv: the sweep's results table. history_dir: where the sweep saved Histories (rows' ``history_path``).
-        commands: the command lines that produced ``csv`` (recorded verbatim). wall_time_s: their elapsed time.
+        commands: the command lines that produced ``csv`` (recorded verbatim). wall_time_s: their elapsed time, in
+            seconds (:func:`make_tables` sums it over the makes a table was resumed through; when several tables
+            share one make's queue, each gets that make's whole time: ``sum_of_run_wall_times_s`` is per table).
         allow_missing: pack even if some expected runs are missing (the provenance lists them); default: refuse.
         diverged_runs: ``[method, setting, seed, message]`` of runs whose loss became NaN (a result in itself: they
             are listed in the provenance, and they do not count as unfinished for ``allow_missing``).
@@ -280,7 +282,10 @@ def make_tables(names: Sequence[str], jobs: int = 2, work_dir: str | os.PathLike
         prints_file.parent.mkdir(parents=True, exist_ok=True)
         prints_file.write_text(json.dumps(prints, indent=1, sort_keys=True) + "\n")
         earlier = [c for c in [*shipped.get("earlier_git_commits", []), shipped.get("git_commit")] if c]
-        tables[exp] = {"csv": csv, "hist": hist, "commands": commands, "earlier": earlier, "diverged": []}
+        # a make resumed from the shipped table continues its commands, so its wall time continues theirs
+        before = float(shipped.get("wall_time_s") or 0.0) if commands else 0.0
+        tables[exp] = {"csv": csv, "hist": hist, "commands": commands, "earlier": earlier, "diverged": [],
+                       "wall_before": before}
         for spec in plan_sweep(exp, "all", seeds=SEEDS, out=csv, device=device, data_source=DATA_SOURCE,
                                history_dir=hist):
             queue.append((make_order(exp, spec.method, spec.seed), index, spec))
@@ -310,7 +315,8 @@ def make_tables(names: Sequence[str], jobs: int = 2, work_dir: str | os.PathLike
         argv += ["--hours", f"{hours:g}"]
     stopped = f"  # stopped after {hours:g} h with {len(left)} run(s) not started" if left else ""
     return {exp: pack(exp, t["csv"], t["hist"], commands=t["commands"] + [shlex.join(argv) + stopped],
-                      wall_time_s=wall, git_commit=_git_commit(), earlier_git_commits=t["earlier"],
+                      wall_time_s=round(t["wall_before"] + wall, 1), git_commit=_git_commit(),
+                      earlier_git_commits=t["earlier"],
                       diverged_runs=t["diverged"], allow_missing=bool(left))
             for exp, t in tables.items()}
 
