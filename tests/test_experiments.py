@@ -260,3 +260,17 @@ def test_every_method_in_an_experiments_list_addresses_its_bias_or_is_a_control(
         for name in exp.methods:
             addresses = method_class(name).addresses
             assert not addresses or set(addresses) & set(exp.bias.split("-")), (exp.name, name, addresses)
+
+
+def test_seeds_text_never_claims_more_seeds_than_a_point_has():
+    import pandas as pd
+
+    def rows(cells):   # cells: {(method, setting): seeds}
+        return pd.DataFrame([{"experiment": "x", "method": m, "setting_value": s, "seed": d, "test_error": 0.1}
+                             for (m, s), seeds in cells.items() for d in seeds])
+
+    assert ex.seeds_text(rows({("plain", 0.9): [0, 1, 2], ("l2rw", 0.9): [0, 1, 2]})) == "3 seeds"
+    assert ex.seeds_text(rows({("plain", 0.9): [0]})) == "1 seed"
+    # a table being made: the table holds seeds 0-1, but one point has only seed 0
+    assert ex.seeds_text(rows({("plain", 0.9): [0, 1], ("l2rw", 0.9): [0]})) == "1-2 seeds per point"
+    assert ex.seeds_text(rows({})) == "no runs"

@@ -84,6 +84,7 @@ from .store import (
                        method_variant,
                        read_results,
                        row_key,
+                       seeds_text,
                        stale_rows,
                        summarize,
 )
@@ -96,4 +97,4 @@ __all__ = ["ADABOOST", "BOTH_METHODS", "EXPERIMENTS", "EXTRA_COLUMNS", "Experime
            "check_results_path", "current_revision", "finished_keys", "finished_rows", "get_experiment",
            "history_filename", "make_dataset", "method_class", "method_for", "method_variant", "parse_method_args",
            "plan_sweep", "read_results", "recipe_experiment", "resolve_data_source", "resolve_methods", "row_identity",
-           "row_key", "row_variant", "run_one", "stale_rows", "summarize", "sweep"]
+           "row_key", "row_variant", "run_one", "seeds_text", "stale_rows", "summarize", "sweep"]

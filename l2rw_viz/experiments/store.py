@@ -388,6 +388,17 @@ def stale_rows(table) -> int:
     return int(sum(not _is_current(r) for r in table.to_dict("records"))) if len(table) else 0
 
 
+def seeds_text(table, by: Sequence[str] = ("experiment", "setting_value", "method"), per: str = "point") -> str:
+    """How many seeds the cells of a results table hold, for a figure's title: ``"3 seeds"``, ``"1 seed"``, or
+    ``"1-2 seeds per point"`` (``per``) when the cells differ (a table being made), so a title never claims more
+    seeds than a point has. Counts come from :func:`summarize` (a run listed twice counts once)."""
+    if not len(table):
+        return "no runs"
+    n = summarize(table, by)["count"]
+    lo, hi = int(n.min()), int(n.max())
+    return (f"{lo} seed" + ("s" if lo > 1 else "")) if lo == hi else f"{lo}-{hi} seeds per {per}"
+
+
 def summarize(table, by: Sequence[str] = ("experiment", "setting_value", "method"), value: str = "test_error"):
     """Mean, std and count of ``value`` over seeds, per ``by`` group (a ``pandas.DataFrame``). A run that appears
     twice (same key, e.g. two tables concatenated) is counted once: its last row. Runs of a method with settings
