@@ -3,6 +3,7 @@ follows the shipped tables when they are re-made, and says where L2RW loses."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from l2rw_viz.results import load_results
@@ -63,3 +64,18 @@ def test_a_table_without_l2rw_is_refused_by_name():
         claims_vs_measured(load_results("fig8", methods=["plain"]), load_results("noise"))
     with pytest.raises(ValueError, match="noise"):
         claims_vs_measured(load_results("fig8"), "not a table")
+
+
+def test_a_one_seed_margin_is_called_no_verdict_never_within_the_spread():
+    """A cell of one seed has no spread: its margin is reported as such, not as "within the spread" (which it is
+    not measured to be); with two seeds and near-equal runs, the margin is within the spread."""
+    fig8, noise = load_results("fig8"), load_results("noise")
+    one = fig8[fig8.seed == 0].copy()
+    one.loc[one.method == "finetune", "test_error"] = 0.0         # fine-tuning ahead of L2RW everywhere
+    frame = claims_vs_measured(one, noise[noise.seed == 0])
+    measured = _row(frame, "Not compared in the paper: plain training").measured
+    assert "one seed: no spread to judge by" in measured and "within the spread" not in measured
+    two = one.assign(seed=1)
+    two.loc[two.method == "finetune", "test_error"] = 0.5          # seed 1 of fine-tuning far worse: a wide spread
+    measured = _row(claims_vs_measured(pd.concat([one, two]), noise), "Not compared in the paper: plain").measured
+    assert "(within the spread)" in measured and "one seed" not in measured

@@ -41,6 +41,14 @@ def _beyond(frame, a: str, b: str, setting: str) -> bool:
     return bool(abs(frame.at[a, setting] - frame.at[b, setting]) > spread)
 
 
+def _margin_note(frame, a: str, b: str, setting: str) -> str:
+    """What a margin between ``a`` and ``b`` is worth: ``""`` beyond both spreads, else why it is no verdict (a cell
+    of one seed has no spread, so its margin is neither "beyond" nor "within" it)."""
+    if np.isnan(frame.at[a, f"{setting} std"]) or np.isnan(frame.at[b, f"{setting} std"]):
+        return " (one seed: no spread to judge by)"
+    return "" if _beyond(frame, a, b, setting) else " (within the spread)"
+
+
 def _setting_of(table, column: str, default):
     """The one value of an experiment setting the table's L2RW rows share (e.g. ``n_val``), else ``default``."""
     values = table.loc[table.method == "l2rw", column].dropna().unique() if column in table else []
@@ -94,7 +102,7 @@ def imbalance_claims(table: Any) -> list[dict]:
             continue
         ahead = [s for s in settings if err.at[method, s] < err.at["l2rw", s]]
         detail = "; ".join(f"p = {s}: {_pct(err, method, s)} vs L2RW {_pct(err, 'l2rw', s)}"
-                           f"{'' if _beyond(err, method, 'l2rw', s) else ' (within the spread)'}" for s in ahead)
+                           f"{_margin_note(err, method, 'l2rw', s)}" for s in ahead)
         measured = (f"lower mean error than L2RW at {_count(len(ahead), len(settings))}: {detail}" if ahead
                     else "no lower mean error than L2RW at any proportion")
         rows.append(dict(claim=text, measured=measured,
@@ -117,7 +125,7 @@ def noise_claims(table: Any) -> list[dict]:
             parts.append(f"{s}: L2RW {_pct(acc, 'l2rw', s)}, best other {best} {_pct(acc, best, s)}")
         else:
             parts.append(f"{s}: {best} {_pct(acc, best, s)} vs L2RW {_pct(acc, 'l2rw', s)}"
-                         f"{'' if _beyond(acc, best, 'l2rw', s) else ' (within the spread)'}")
+                         f"{_margin_note(acc, best, 'l2rw', s)}")
     rate = _setting_of(table, "noise_rate", None)
     rows.append(dict(claim="Table 2: L2RW has the highest accuracy under uniform and under background flips "
                            f"(paper: CIFAR-10; here: MNIST, {f'{100 * rate:g} % ' if rate else ''}flips, every shipped "
