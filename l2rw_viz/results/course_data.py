@@ -90,14 +90,15 @@ def experiment_results(name: str, methods: Sequence[str] | None = None, settings
             :func:`l2rw_viz.experiments.sweep` when recomputing (steps ``None``: the experiment's default, a
             tenth of it in smoke mode).
     """
-    from ..experiments import get_experiment, sweep
+    from ..experiments import get_experiment, seeds_text, sweep
 
     exp = get_experiment(experiment_name(name))
     recompute = recompute_mode() if recompute is None else bool(recompute)
     if not recompute:
         table = load_results(name, methods, settings, seeds)
-        n_seeds = table["seed"].nunique()
-        note = (f"shipped full results: {len(table)} runs of {exp.name} ({n_seeds} seeds, {exp.steps:,} steps, "
+        # the seeds each cell holds (a table being re-made has cells of fewer seeds than the table's largest)
+        note = (f"shipped full results: {len(table)} runs of {exp.name} ({seeds_text(table, per='cell')}, "
+                f"{exp.steps:,} steps, "
                 f"offline MNIST subset); set L2RW_RECOMPUTE=1 to re-run them")
         return ResultSet(exp.name, table, True, exp.steps, exp.steps, note)
     table = sweep(exp, methods or "all", settings, seeds, out=out, steps=steps, device=device,
