@@ -44,7 +44,7 @@ def _beyond(frame, a: str, b: str, setting: str) -> bool:
 def _margin_note(frame, a: str, b: str, setting: str) -> str:
     """What a margin between ``a`` and ``b`` is worth: ``""`` beyond both spreads, else why it is no verdict (a cell
     of one seed has no spread, so its margin is neither "beyond" nor "within" it)."""
-    if np.isnan(frame.at[a, f"{setting} std"]) or np.isnan(frame.at[b, f"{setting} std"]):
+    if min(frame.at[a, f"{setting} n"], frame.at[b, f"{setting} n"]) < 2:   # as the collapse row's one_seed
         return " (one seed: no spread to judge by)"
     return "" if _beyond(frame, a, b, setting) else " (within the spread)"
 

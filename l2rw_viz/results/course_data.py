@@ -98,8 +98,7 @@ def experiment_results(name: str, methods: Sequence[str] | None = None, settings
         table = load_results(name, methods, settings, seeds)
         # the seeds each cell holds (a table being re-made has cells of fewer seeds than the table's largest)
         note = (f"shipped full results: {len(table)} runs of {exp.name} ({seeds_text(table, per='cell')}, "
-                f"{exp.steps:,} steps, "
-                f"offline MNIST subset); set L2RW_RECOMPUTE=1 to re-run them")
+                f"{exp.steps:,} steps, offline MNIST subset); set L2RW_RECOMPUTE=1 to re-run them")
         return ResultSet(exp.name, table, True, exp.steps, exp.steps, note)
     table = sweep(exp, methods or "all", settings, seeds, out=out, steps=steps, device=device,
                   data_source=data_source, history_dir=history_dir, progress=progress)
