@@ -216,3 +216,32 @@ def test_an_inert_cell_is_marked_and_never_ranked(table):
     col = cells[3 + frame.attrs["settings"].index("uniform")]
     text = col[list(frame.index).index("self_training")]
     assert text.endswith("†") and "<b>" not in text
+
+
+def test_a_stopped_run_is_said_in_its_cell_not_left_a_bare_gap(table):
+    """A run that stopped with a message has no row: its cell reads 'stopped ‡' (or its seeds' mean with ‡), with the
+    footnote in the title, as the README's tables say; the shipped noise table carries its stopped run."""
+    from l2rw_viz.results import load_results, provenance
+
+    t = table.copy()
+    t.attrs["diverged_runs"] = [["forward_correction", "background", 0, "T unusable"],
+                                ["plain", "uniform", 1, "T unusable"]]
+    frame = comparison_frame(t, methods=["plain", "forward_correction", "l2rw"])
+    assert frame.at["forward_correction", "background stopped"] == 1 and frame.at["l2rw", "uniform stopped"] == 0
+    fig = table2_figure(frame)
+    cells = fig.data[0].cells.values
+    row = list(frame.index)
+    uniform, background = (cells[3 + frame.attrs["settings"].index(s)] for s in ("uniform", "background"))
+    assert background[row.index("forward_correction")] == "stopped ‡"
+    assert uniform[row.index("forward_correction")] == "—"            # no run, no reason: a plain gap
+    assert uniform[row.index("plain")] == "80.0 ± 2.0 ‡"
+    assert "‡: a run stopped" in fig.layout.title.text
+    assert "‡" not in table2_figure(comparison_frame(table)).layout.title.text
+    shipped = provenance("noise").get("diverged_runs", [])
+    loaded = load_results("noise")
+    assert len(loaded.attrs["diverged_runs"]) == len(shipped)
+    if shipped:   # a selection keeps only its own stopped runs
+        m, s, d, _ = shipped[0]
+        assert load_results("noise", methods=["l2rw"]).attrs["diverged_runs"] == []
+        assert [r[:3] for r in load_results("noise", seeds=[d]).attrs["diverged_runs"]
+                if r[0] == m] == [[m, s, d]]

@@ -139,6 +139,10 @@ def load_results(name: str, methods=None, settings=None, seeds=None):
         methods, settings, seeds: keep only these (``None``: all); a single name or value, or a list. A setting is a
             proportion or a noise mode.
 
+    Returns:
+        The rows; ``table.attrs["diverged_runs"]``: ``[method, setting text, seed, message]`` of each selected run that
+        stopped with a message instead of a result (it has no row), as a sweep's table carries them.
+
     Raises:
         FileNotFoundError: this copy of the package ships no table for ``name`` (with the command that makes it).
         ValueError: a method, setting or seed the table does not hold (the message lists those it holds), or the
@@ -151,17 +155,29 @@ def load_results(name: str, methods=None, settings=None, seeds=None):
     table = _read(path, path.stat().st_mtime).copy()
     # a run the provenance declares missing (a table being re-made) is a known name that selects no row yet
     pending = provenance(name).get("missing_runs", []) if provenance_path(name).exists() else []
+    keep_methods = keep_settings = keep_seeds = None
     if methods is not None:
         have = set(table["method"]) | {m for m, _, _ in pending}
-        table = table[table["method"].isin(_names(name, "methods", methods, "names", have))]
+        keep_methods = _names(name, "methods", methods, "names", have)
+        table = table[table["method"].isin(keep_methods)]
     if settings is not None:
         texts = table["setting_value"].map(setting_text)
-        table = table[texts.isin(_names(name, "settings", settings, "settings",
-                                        set(texts) | {setting_text(s) for _, s, _ in pending}))]
+        keep_settings = _names(name, "settings", settings, "settings",
+                               set(texts) | {setting_text(s) for _, s, _ in pending})
+        table = table[texts.isin(keep_settings)]
     if seeds is not None:
         have = {int(s) for s in table["seed"]} | {int(d) for _, _, d in pending}
-        table = table[table["seed"].isin(_names(name, "seeds", seeds, "seeds", have))]
-    return table.reset_index(drop=True)
+        keep_seeds = _names(name, "seeds", seeds, "seeds", have)
+        table = table[table["seed"].isin(keep_seeds)]
+    table = table.reset_index(drop=True)
+    # a run that stopped with a message has no row: the table carries [method, setting, seed, message] of each, so
+    # a figure can say "stopped" where it would otherwise show a bare gap
+    stopped = provenance(name).get("diverged_runs", []) if provenance_path(name).exists() else []
+    table.attrs["diverged_runs"] = [
+        [str(m), setting_text(st), int(d), str(msg)] for m, st, d, msg in stopped
+        if (keep_methods is None or m in keep_methods) and (keep_settings is None or setting_text(st) in keep_settings)
+        and (keep_seeds is None or int(d) in keep_seeds)]
+    return table
 
 
 def provenance(name: str) -> dict:

@@ -134,7 +134,9 @@ def comparison_frame(table: Any, value: str = "test_accuracy", methods: Sequence
         ``pandas.DataFrame`` indexed by method with columns ``group``, ``label``, and for each setting ``s`` (as
         text, e.g. ``"uniform"``, ``"0.9"``): ``s`` (the mean), ``f"{s} std"`` (sample std over seeds; NaN for one
         seed), ``f"{s} n"`` (how many seeds) and ``f"{s} inert"`` (True when every run of the cell did nothing
-        beyond plain training, the rows' ``inert`` column: such a cell is shown marked, never ranked).
+        beyond plain training, the rows' ``inert`` column: such a cell is shown marked, never ranked) and
+        ``f"{s} stopped"`` (how many of the cell's runs stopped with a message instead of a result and have no row:
+        ``table.attrs["diverged_runs"]``, as a sweep or :func:`l2rw_viz.results.load_results` gives it).
         ``frame.attrs``: ``value`` and ``settings``.
     """
     import pandas as pd
@@ -153,17 +155,19 @@ def comparison_frame(table: Any, value: str = "test_accuracy", methods: Sequence
     stats = t.groupby(["method", "setting"])[value].agg(["mean", "std", "count"])
     said = t["inert"].map(lambda x: isinstance(x, str) and bool(x)) if "inert" in t else t["method"].map(lambda _: 0)
     inert = t.assign(_inert=said).groupby(["method", "setting"])["_inert"].all()
+    stopped: dict[tuple[str, str], int] = {}
+    for m, st, *_ in table.attrs.get("diverged_runs", []):
+        stopped[(str(m), _setting_text(st))] = stopped.get((str(m), _setting_text(st)), 0) + 1
     rows = []
     for m in sorted(names, key=_order_key):
         row: dict[str, Any] = {"method": m, "group": method_group(m), "label": method_label(m)}
         for s in cols:
             mean, std, n = stats.loc[(m, s)] if (m, s) in stats.index else (np.nan, np.nan, 0)
             row.update({s: float(mean), f"{s} std": float(std), f"{s} n": int(n),
-                        f"{s} inert": bool(inert.get((m, s), False))})
+                        f"{s} inert": bool(inert.get((m, s), False)), f"{s} stopped": stopped.get((m, s), 0)})
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=["method", "group", "label"] + [c for s in cols for c in (s, f"{s} std",
-                                                                                                   f"{s} n",
-                                                                                                   f"{s} inert")])
+    frame = pd.DataFrame(rows, columns=["method", "group", "label"]
+                         + [c for s in cols for c in (s, f"{s} std", f"{s} n", f"{s} inert", f"{s} stopped")])
     frame = frame.set_index("method")
     frame.attrs.update(value=value, settings=cols)
     return frame
@@ -172,6 +176,21 @@ def comparison_frame(table: Any, value: str = "test_accuracy", methods: Sequence
 def frame_settings(frame) -> list[str]:
     """The setting columns of a :func:`comparison_frame` (those with a ``" std"`` twin)."""
     return [c for c in frame.columns if f"{c} std" in frame.columns and f"{c} n" in frame.columns]
+
+
+def _stopped(frame, method: str, setting: str) -> int:
+    """How many runs of a cell of a :func:`comparison_frame` stopped with a message instead of a result."""
+    return int(frame.at[method, f"{setting} stopped"]) if f"{setting} stopped" in frame.columns else 0
+
+
+def _footnotes(frame, settings) -> str:
+    """The title's footnotes for the marks :func:`table2_figure` puts in its cells (none when no cell has one)."""
+    notes = []
+    if any(_inert(frame, m, s) for m in frame.index for s in settings):
+        notes.append("†: did nothing beyond plain training here (not ranked)")
+    if any(_stopped(frame, m, s) for m in frame.index for s in settings):
+        notes.append("‡: a run stopped with a message instead of a result (the provenance's diverged_runs)")
+    return "".join(f"<br><sup>{n}</sup>" for n in notes)
 
 
 def _inert(frame, method: str, setting: str) -> bool:
@@ -307,7 +326,8 @@ def table2_figure(frame, reference: str = "l2rw", higher_is_better: bool | None 
     Rows: the frame's methods, grouped (the group named on its first row); columns: the paper's name, the method
     name, one column per setting with ``mean ± std`` (in % when ``percent``) over seeds, ``(n=k)`` where a cell has
     fewer seeds than the fullest cell, ``—`` where it has none, ``†`` on an inert cell (the method did nothing
-    beyond plain training there: never bold or shaded). The best mean per column is bold; cells that beat
+    beyond plain training there: never bold or shaded), ``‡`` on a cell with a run that stopped with a message
+    instead of a result (``stopped ‡`` where no run of it gave one). The best mean per column is bold; cells that beat
     ``reference`` are shaded green, the reference row blue.
 
     Args:
@@ -341,6 +361,8 @@ def table2_figure(frame, reference: str = "l2rw", higher_is_better: bool | None 
         texts, fill = [], []
         for m, mean, dead in zip(frame.index, means, inert):
             text = _cell_text(mean, frame.at[m, f"{s} std"], int(frame.at[m, f"{s} n"]), percent, full)
+            if _stopped(frame, m, s):   # a gap that has a reason says it
+                text = "stopped ‡" if text == "—" else f"{text} ‡"
             texts.append(f"{text} †" if dead else f"<b>{text}</b>" if mean == best else text)
             wins = (not dead and np.isfinite(ref) and m != reference
                     and ((mean > ref) if better else (mean < ref)))
@@ -356,12 +378,13 @@ def table2_figure(frame, reference: str = "l2rw", higher_is_better: bool | None 
         cells=dict(values=columns, fill_color=fills, align=["left"] * 3 + ["right"] * len(settings), height=24)))
     n_rows = len(frame)
     # a row with a (wrapped) group name is taller than the others: room for about 31 px a row
-    fig.update_layout(template=TEMPLATE, width=width, height=height or 150 + 31 * n_rows,
-                      margin=dict(l=10, r=10, t=60, b=10),
+    notes = _footnotes(frame, settings)
+    top = 45 + 18 * notes.count("<br>")     # room for the title's footnote lines above the header
+    fig.update_layout(template=TEMPLATE, width=width, height=height or 135 + top + 31 * n_rows,
+                      margin=dict(l=10, r=10, t=top + 15, b=10),
                       title=title or f"{value} per method, mean ± std over seeds"
                                      + (f"; green: beats {method_label(reference)}" if reference else "")
-                                     + ("<br><sup>†: did nothing beyond plain training here (not ranked)</sup>"
-                                        if any(_inert(frame, m, s) for m in frame.index for s in settings) else ""))
+                                     + notes)
     return fig
 
 
