@@ -3,7 +3,7 @@
 The notebooks stay in the repository's ``notebooks/`` (where they are edited, tested and stripped of outputs). When
 a wheel is built, ``build_py`` also copies them, ``notebooks/README.md`` and the documents they show
 (``docs/departures.md``) into ``l2rw_viz/course_notebooks/`` of the build, so ``pip install l2rw-viz`` brings the
-course (``l2rw-viz course copy DIR``; see ``l2rw_viz/course_files.py``). Editable installs read the repository's
+course (``l2rw-viz course copy DIR``; see ``l2rw_viz/course/files.py``). Editable installs read the repository's
 folders instead. MANIFEST.in puts the same files into the sdist, so a wheel built from the sdist has them too.
 """
 
@@ -24,7 +24,7 @@ class build_py_with_course(build_py):
     def run(self):
         super().run()
         if getattr(self, "editable_mode", False):
-            return   # an editable install reads the repository's notebooks/ (l2rw_viz.course_files)
+            return   # an editable install reads the repository's notebooks/ (l2rw_viz.course.files)
         target = Path(self.build_lib) / "l2rw_viz" / "course_notebooks"
         copied = 0
         for folder, (patterns, sub) in COURSE_FILES.items():

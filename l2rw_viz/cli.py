@@ -7,8 +7,8 @@
     l2rw-viz demo [--smoke]
     l2rw-viz bench [args...]                 (delegates to l2rw_viz.bench)
     l2rw-viz export HISTORY.npz OUT.html ... (delegates to l2rw_viz.viz.export)
-    l2rw-viz course build OUT_DIR [--smoke]  (delegates to l2rw_viz.site: the course as a static web site)
-    l2rw-viz course copy DIR [--force]       (the notebooks into a folder of yours; l2rw_viz.course_files)
+    l2rw-viz course build OUT_DIR [--smoke]  (delegates to l2rw_viz.course.site: the course as a static web site)
+    l2rw-viz course copy DIR [--force]       (the notebooks into a folder of yours; l2rw_viz.course.files)
     l2rw-viz results list|show|make|pack ... (the shipped full results; delegates to l2rw_viz.results.pack)
 
 Every option is validated before any training starts, output paths included (``--out`` must be a new file or a
@@ -49,7 +49,7 @@ from .methods.modifiers import MODIFIER_SETTINGS
 from .sweep_cluster import check_backend
 
 # Commands whose module owns its options: ``l2rw-viz NAME ...`` calls ``MODULE.main([...])``.
-DELEGATED = {"bench": "l2rw_viz.bench", "export": "l2rw_viz.viz.export", "course": "l2rw_viz.site",
+DELEGATED = {"bench": "l2rw_viz.bench", "export": "l2rw_viz.viz.export", "course": "l2rw_viz.course.site",
              "results": "l2rw_viz.results.pack"}
 
 
@@ -222,8 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("bench", help="timing benchmarks (l2rw_viz.bench); arguments are passed on", add_help=False)
     sub.add_parser("export", help="HISTORY.npz OUT.html: standalone HTML animation (l2rw_viz.viz.export)",
                    add_help=False)
-    sub.add_parser("course", help="build OUT_DIR: the course as a static web site (l2rw_viz.site); copy DIR: the "
-                   "notebooks into a folder of yours (l2rw_viz.course_files)", add_help=False)
+    sub.add_parser("course", help="build OUT_DIR: the course as a static web site (l2rw_viz.course.site); copy DIR: "
+                   "the notebooks into a folder of yours (l2rw_viz.course.files)", add_help=False)
     sub.add_parser("results", help="list|show|make|pack: the full results shipped with the package "
                    "(l2rw_viz.results.pack)", add_help=False)
     p_lab = sub.add_parser("lab", help="OUT.html: the Reweight Lab, L2RW trained live in the browser (l2rw_viz.lab)",

@@ -87,7 +87,7 @@ def course_build(tmp_path_factory) -> CourseBuild:
     Full mode (the product: what CI checks; notebooks 6 and 7 draw the shipped results, so they are quick) unless
     ``L2RW_SMOKE=1`` is set when pytest starts (short runs, for development). ``L2RW_COURSE_BUILD=DIR`` reuses a
     build of this fixture (``DIR/site``, ``DIR/executed``; pytest's tmp folder keeps the last few)."""
-    from l2rw_viz import site as course_site
+    from l2rw_viz.course import site as course_site
     from l2rw_viz.settings import smoke_mode
 
     reuse = os.environ.get("L2RW_COURSE_BUILD")

@@ -80,3 +80,22 @@ def test_boundary_figure_draws_every_model_and_point():
     assert sum(len(t.x) for t in points) == 60
     ring = next(t for t in fig.data if t.name == "marked")
     assert len(ring.x) == 5
+
+
+def test_the_course_package_gives_the_notebook_helpers_on_first_use_and_stays_light():
+    """``l2rw_viz.course`` is the course's room (notebook helpers, files, site, decks, slides): the notebooks'
+    ``from l2rw_viz.course import ...`` reaches course.notebooks, a name it does not hold is an AttributeError, and
+    ``course.files`` (what ``l2rw-viz course copy`` and an installed wheel's notebooks need) imports no torch."""
+    import subprocess
+    import sys
+
+    import l2rw_viz.course as course
+    from l2rw_viz.course import notebooks
+
+    assert course.fit_weighted is notebooks.fit_weighted and "announce_device" in dir(course)
+    with pytest.raises(AttributeError, match="no_such_helper"):
+        course.no_such_helper  # noqa: B018
+    code = ("import sys, l2rw_viz.course.files as f; f.notebooks_dir(); "
+            "print(sorted(m for m in ('torch', 'plotly', 'l2rw_viz.course.notebooks') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "[]"

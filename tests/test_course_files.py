@@ -12,9 +12,9 @@ import pytest
 import tomllib
 
 import l2rw_viz
-from l2rw_viz import course_files
 from l2rw_viz.cli import main as cli_main
-from l2rw_viz.course_files import copy_course, course_notebooks, edited_files, notebooks_dir
+from l2rw_viz.course import files as course_files
+from l2rw_viz.course.files import copy_course, course_notebooks, edited_files, notebooks_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -244,7 +244,7 @@ def test_course_build_writes_the_lab_and_links_it_first(tmp_path):
 
     import nbformat
 
-    from l2rw_viz import site as course_site
+    from l2rw_viz.course import site as course_site
 
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()

@@ -95,10 +95,10 @@ def test_from_an_empty_folder_a_student_gets_the_version_and_the_course(release)
     env, student, bin_ = release["env"], release["student"], release["venv"] / "bin"
     done = _run([bin_ / "l2rw-viz", "--version"], env=env, cwd=student)
     assert done.stdout.strip() == f"l2rw-viz {l2rw_viz.__version__}"
-    where = _run([bin_ / "python", "-c", "import l2rw_viz.course_files as c; print(c.notebooks_dir())"], env=env,
+    where = _run([bin_ / "python", "-c", "import l2rw_viz.course.files as c; print(c.notebooks_dir())"], env=env,
                  cwd=student).stdout.strip()
     assert "site-packages" in where and where.endswith("course_notebooks")   # the installed copy, no repository
-    shown = _run([bin_ / "python", "-c", "from l2rw_viz.course_files import course_document as d; "
+    shown = _run([bin_ / "python", "-c", "from l2rw_viz.course.files import course_document as d; "
                   "print(d('departures.md').read_text())"], env=env, cwd=student).stdout   # what notebook 6 shows
     assert shown.strip() == (ROOT / "docs" / "departures.md").read_text().strip()
     done = _run([bin_ / "l2rw-viz", "course", "copy", "./course"], env=env, cwd=student)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from l2rw_viz import cli
-from l2rw_viz import site as course_site
+from l2rw_viz.course import site as course_site
 from l2rw_viz.viz import static_explorer as se
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
-"""Slides: the lecturer's notebooks carry reveal.js metadata that follows the one rule of ``l2rw_viz.slides``, and
-``course build`` writes an offline reveal.js deck per notebook (``l2rw_viz.decks``: one idea per slide, at most about
-60 words, the figures large), checked here on the session's one course build."""
+"""Slides: the lecturer's notebooks carry reveal.js metadata that follows the one rule of ``l2rw_viz.course.slides``,
+and ``course build`` writes an offline reveal.js deck per notebook (``l2rw_viz.course.decks``: one idea per slide, at
+most about 60 words, the figures large), checked here on the session's one course build."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from l2rw_viz.decks import MAX_WORDS, count_words
-from l2rw_viz.slides import apply_slide_metadata, has_slide_metadata, slide_type
+from l2rw_viz.course.decks import MAX_WORDS, count_words
+from l2rw_viz.course.slides import apply_slide_metadata, has_slide_metadata, slide_type
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -26,7 +26,7 @@ def test_lecture_notebooks_have_up_to_date_slide_metadata():
     assert LECTURE <= names, f"missing slide metadata: {sorted(LECTURE - names)}"
     for path in WITH_SLIDES:
         nb = nbformat.read(path, as_version=4)
-        assert apply_slide_metadata(nb) == 0, f"{path.name}: run python -m l2rw_viz.slides {path}"
+        assert apply_slide_metadata(nb) == 0, f"{path.name}: run python -m l2rw_viz.course.slides {path}"
 
 
 def test_the_rule():

@@ -12,8 +12,8 @@ The notebook keeps the full text; a deck keeps the skeleton a lecturer talks ove
 
 Exercise sections and folded solutions are left to the notebook. A formula (``$...$``) counts as one word. Every
 text comes from the notebook's markdown and is rendered by nbconvert's markdown filter after
-:func:`l2rw_viz.site.escape_stray_html`; titles are HTML-escaped. The deck loads reveal.js, MathJax and plotly.js
-from the site (``../reveal.js/``, ``../mathjax/``, ``../plotly.min.js``; see :mod:`l2rw_viz.site_assets`): no
+:func:`l2rw_viz.course.site.escape_stray_html`; titles are HTML-escaped. The deck loads reveal.js, MathJax and plotly.js
+from the site (``../reveal.js/``, ``../mathjax/``, ``../plotly.min.js``; see :mod:`l2rw_viz.course.assets`): no
 network, no require.js, no jQuery.
 """
 
@@ -24,14 +24,14 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from . import site_assets
+from . import assets
 
 MAX_WORDS = 60        # words on a text slide (the issue's "at most about 60")
 CAPTION_WORDS = 25    # words under a figure
 FIGURE_SIZE = (1180, 560)   # px, in reveal's 1280 x 760 slide space
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-STEPTHROUGH_PAGE = "stepthrough.html"   # the site's kernel-free step-through (l2rw_viz.site.STEPTHROUGH_PAGE)
+STEPTHROUGH_PAGE = "stepthrough.html"   # the site's kernel-free step-through (l2rw_viz.course.site.STEPTHROUGH_PAGE)
 STEPTHROUGH_TEXT = ("One L2RW step, stage by stage: the batch, per-example gradients, the look-ahead, the slopes, "
                     "clip, normalise and the weighted update.")
 _MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$", re.S)
@@ -211,7 +211,7 @@ def deck_html(slides: list[Slide], title: str, page_link: str, prefix: str = "..
             sections.append(f"<section class='figure'><h4>{h}</h4>"
                             f"{_figure_div(s.figure, html_id(f'deck-{title}-{k}'))}{caption}</section>")
     body = "\n".join(sections)
-    r, m = prefix + site_assets.REVEAL_DIR, prefix + site_assets.MATHJAX_URL
+    r, m = prefix + assets.REVEAL_DIR, prefix + assets.MATHJAX_URL
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)} (slides)</title>
@@ -225,12 +225,12 @@ def deck_html(slides: list[Slide], title: str, page_link: str, prefix: str = "..
 .reveal .caption {{ font-size: 0.5em; color: #444; }} .reveal .caption p {{ margin: 0.2em 0; }}
 .reveal section.figure {{ top: 0 !important; }}
 </style>
-{site_assets.MATHJAX_CONFIG}
+{assets.MATHJAX_CONFIG}
 <script type="text/x-mathjax-config">
 MathJax.Hub.Config({{tex2jax: {{inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], processEscapes: true}}}});
 </script>
 <script src="{m}"></script>
-<script src="{prefix}{site_assets.PLOTLY_JS}"></script>
+<script src="{prefix}{assets.PLOTLY_JS}"></script>
 <script src="{r}/dist/reveal.js"></script>
 <script src="{r}/plugin/notes/notes.js"></script>
 </head><body>

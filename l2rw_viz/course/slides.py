@@ -10,8 +10,8 @@ it in step):
   smoke switch), which is skipped;
 - cells whose metadata says ``"tags": ["no-slides"]`` are skipped too.
 
-Use it on any notebook (``python -m l2rw_viz.slides notebooks/06_*.ipynb``; ``--check`` only reports notebooks whose
-metadata is out of date, with exit status 1). Outputs are not touched, so it is safe on a stripped notebook.
+Use it on any notebook (``python -m l2rw_viz.course.slides notebooks/06_*.ipynb``; ``--check`` only reports notebooks
+whose metadata is out of date, with exit status 1). Outputs are not touched, so it is safe on a stripped notebook.
 Then, e.g.::
 
     PLOTLY_RENDERER=plotly_mimetype+notebook L2RW_SMOKE=1 \
@@ -78,7 +78,7 @@ def set_slide_metadata(path: str | Path, check_only: bool = False) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m l2rw_viz.slides",
+    parser = argparse.ArgumentParser(prog="python -m l2rw_viz.course.slides",
                                      description="Set reveal.js slide metadata on course notebooks.")
     parser.add_argument("notebooks", nargs="+")
     parser.add_argument("--check", action="store_true", help="report out-of-date notebooks, change nothing")

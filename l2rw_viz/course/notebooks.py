@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_choice, check_in_range, check_int
-from .device import describe_device, resolve_device
-from .reweight import weighted_loss
-from .settings import smoke_mode
-from .viz.boundary import boundary_grid, grid_bounds
+from ..checks import check_choice, check_in_range, check_int
+from ..device import describe_device, resolve_device
+from ..reweight import weighted_loss
+from ..settings import smoke_mode
+from ..viz.boundary import boundary_grid, grid_bounds
 
 # The notebooks compare trained parameters as plain numbers (``float((a - b).abs().max())``); torch then warns that
 # a tensor which requires grad becomes a scalar, which is exactly what is meant there. Expected in the course (whose
@@ -175,7 +175,7 @@ def rule_weights(scores: torch.Tensor, rule: str) -> torch.Tensor:
       ``u_i < 0`` is then trained with gradient *ascent*);
     - ``"no normalise"``: ``max(u, 0)`` as it is: the step's size now scales with ``alpha`` and the gradients' sizes.
     """
-    from .reweight import normalize_weights
+    from ..reweight import normalize_weights
 
     check_choice("rule", rule, WEIGHT_RULES)
     scores = scores.detach()
@@ -199,7 +199,7 @@ def train_weight_rule(model: nn.Module, data, rule: str, *, alpha: float = 1.0, 
         share of the batch with w_i < 0, "diverged": bool}``; training stops early (``diverged``) when the loss
         or the parameters stop being finite.
     """
-    from .reweight import l2rw_scores
+    from ..reweight import l2rw_scores
 
     steps = check_int("steps", steps, 1)
     eval_every = check_int("eval_every", eval_every, 1)
@@ -296,7 +296,7 @@ def toy_weights_over_seeds(state, seeds, method: str = "l2rw"):
     """
     import pandas as pd
 
-    from .viz.live import train_toy
+    from ..viz.live import train_toy
 
     rows = []
     for seed in seeds:

@@ -11,10 +11,10 @@ what plotly emits in a kernel) into a plotly ``<div>`` that draws with the site'
 (copied from the installed plotly), so every figure is interactive without a kernel or a network. Widget outputs
 need a kernel: the step-through becomes its precomputed replay (:mod:`l2rw_viz.viz.static_stepthrough`), any other
 widget (the live explorer of notebook 8) a note that links the explorer page. Formulas are typeset by the site's
-own MathJax; no page loads anything from a CDN (:mod:`l2rw_viz.site_assets` says which package provides what).
+own MathJax; no page loads anything from a CDN (:mod:`l2rw_viz.course.assets` says which package provides what).
 
 The site: ``index.html`` (links to every page, the build's mode, versions and times), ``NN_name.html`` per
-notebook, ``slides/NN_name.html`` per notebook (:mod:`l2rw_viz.decks`), ``explorer.html``
+notebook, ``slides/NN_name.html`` per notebook (:mod:`l2rw_viz.course.decks`), ``explorer.html``
 (:mod:`l2rw_viz.viz.static_explorer`), ``stepthrough.html``, ``plotly.min.js``, ``mathjax/``, ``reveal.js/``, the
 output-free notebooks under ``notebooks/`` for download, and ``.l2rw-course-site.json`` (the build record, which
 also marks the folder as a site so that a rebuild may replace it). The site is built in a temporary folder beside
@@ -41,12 +41,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import decks, site_assets
-from .checks import check_int
-from .course_files import notebooks_dir
+from ..checks import check_int
+from . import assets, decks
+from .files import notebooks_dir
 
 MARKER = ".l2rw-course-site.json"
-PLOTLY_JS = site_assets.PLOTLY_JS
+PLOTLY_JS = assets.PLOTLY_JS
 EXPLORER_PAGE = "explorer.html"
 LAB_PAGE = "lab.html"   # the Reweight Lab (l2rw_viz.lab): written by every build, linked first on the index
 STEPTHROUGH_PAGE = decks.STEPTHROUGH_PAGE
@@ -58,7 +58,7 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # The JupyterLab template with these changes: plotly.js (local) instead of require.js, which would otherwise
 # capture plotly.js as an anonymous AMD module; no widget manager and no mermaid.js from a CDN (widget outputs are
 # replaced; the course draws no mermaid diagrams); MathJax from the site's own copy (nbconvert's mathjax_url, plus
-# the font settings of site_assets.MATHJAX_CONFIG); a navigation bar and, for smoke builds, a banner at the top.
+# the font settings of assets.MATHJAX_CONFIG); a navigation bar and, for smoke builds, a banner at the top.
 _PAGE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}
 <script src="{{ resources.l2rw.plotly_js }}"></script>
@@ -255,7 +255,7 @@ def _static_outputs(nb, page_stem: str, explorer_link: str | None) -> int:
                 data.pop("text/plain", None)
                 if "StepThrough(" in cell.get("source", ""):
                     # the step-through replays without a kernel: the same stages, precomputed (static_stepthrough)
-                    from .viz.static_stepthrough import stepthrough_div
+                    from ..viz.static_stepthrough import stepthrough_div
 
                     note = ("The live step-through needs a Python kernel; here it is precomputed for a few batches "
                             "(seed 0, as in the widget): move the stage slider or press back / next, and switch "
@@ -327,7 +327,7 @@ _REPLAY: dict = {}
 def _replay_figure() -> dict:
     """The step-through replay figure (:mod:`l2rw_viz.viz.static_stepthrough`), computed once per process."""
     if "figure" not in _REPLAY:
-        from .viz.static_stepthrough import stepthrough_replay_figure
+        from ..viz.static_stepthrough import stepthrough_replay_figure
 
         _REPLAY["figure"] = stepthrough_replay_figure()
     return _REPLAY["figure"]
@@ -378,9 +378,9 @@ def render_page(nb, page_stem: str, nav_html: str, banner: str = "", explorer_li
         nb.metadata["title"] = title
     exporter = HTMLExporter(template_name="lab",
                             extra_loaders=[jinja2.DictLoader({"l2rw_page.html.j2": _PAGE_TEMPLATE})],
-                            template_file="l2rw_page.html.j2", mathjax_url=site_assets.MATHJAX_URL)
+                            template_file="l2rw_page.html.j2", mathjax_url=assets.MATHJAX_URL)
     resources = {"l2rw": {"plotly_js": PLOTLY_JS, "nav": nav_html, "banner": html.escape(banner),
-                          "mathjax_config": site_assets.MATHJAX_CONFIG}}
+                          "mathjax_config": assets.MATHJAX_CONFIG}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     return body, figures
 
@@ -477,7 +477,7 @@ def _versions() -> dict[str, str]:
     import plotly
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     return {"l2rw_viz": __version__, "torch": torch.__version__, "plotly": plotly.__version__,
             "nbconvert": nbconvert.__version__, "python": sys.version.split()[0]}
@@ -514,7 +514,7 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
     paths = find_notebooks(notebooks_dir, notebooks)
     out = check_out_dir(out_dir, force, notebooks_dir)
     if explorer:
-        from .viz.static_explorer import GRIDS
+        from ..viz.static_explorer import GRIDS
 
         explorer_grid = explorer_grid or ("small" if smoke else "full")
         if explorer_grid not in GRIDS:
@@ -577,17 +577,17 @@ def build_site(out_dir: str | Path, notebooks: Sequence[str] | None = None, *, s
         (tmp / "notebooks").mkdir()
         for p in paths:
             shutil.copy2(p, tmp / "notebooks" / p.name)
-        site_assets.copy_site_assets(tmp)
-        from .viz.static_stepthrough import stepthrough_html
+        assets.copy_site_assets(tmp)
+        from ..viz.static_stepthrough import stepthrough_html
 
         (tmp / STEPTHROUGH_PAGE).write_text(stepthrough_html(PLOTLY_JS, "index.html", _replay_figure()),
                                             encoding="utf-8")
-        from .lab import write_lab
+        from ..lab import write_lab
 
         write_lab(tmp / LAB_PAGE, back_link="index.html")
         explorer_info = None
         if explorer:
-            from .viz.static_explorer import write_explorer
+            from ..viz.static_explorer import write_explorer
 
             options = {} if explorer_base is None else {"base": explorer_base}
             explorer_info = write_explorer(tmp / EXPLORER_PAGE, grid=explorer_grid, jobs=jobs, progress=progress,
@@ -662,18 +662,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--explorer-grid", choices=["small", "full"], default=None,
                    help="the explorer's grid of settings (default: small with --smoke, else full)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    sub.add_parser("copy", help="copy the notebooks into DIR (l2rw_viz.course_files)", add_help=False)
+    sub.add_parser("copy", help="copy the notebooks into DIR (l2rw_viz.course.files)", add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``l2rw-viz course build OUT_DIR [options]`` (or ``course copy DIR``); returns the exit status (2: bad option,
     1: a notebook failed)."""
-    from .settings import smoke_mode
+    from ..settings import smoke_mode
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["copy"]:   # `l2rw-viz course copy DIR`: its module owns its options
-        from .course_files import main as copy_main
+        from .files import main as copy_main
 
         return copy_main(argv[1:])
     parser = _parser()

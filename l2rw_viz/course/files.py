@@ -25,9 +25,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from .. import __version__
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]    # l2rw_viz/
 REPOSITORY = PACKAGE_DIR.parent
 INSTALLED_DIR = PACKAGE_DIR / "course_notebooks"   # exists only in an installed wheel (see setup.py)
 RECORD = ".l2rw-course.json"
