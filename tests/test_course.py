@@ -93,6 +93,10 @@ def test_the_course_package_gives_the_notebook_helpers_on_first_use_and_stays_li
     from l2rw_viz.course import notebooks
 
     assert course.fit_weighted is notebooks.fit_weighted and "announce_device" in dir(course)
+    # the package's list of helpers is every public function of course.notebooks, no more, no fewer
+    public = {k for k, v in vars(notebooks).items()
+              if callable(v) and getattr(v, "__module__", "") == notebooks.__name__ and not k.startswith("_")}
+    assert public == set(course.NOTEBOOK_HELPERS)
     with pytest.raises(AttributeError, match="no_such_helper"):
         course.no_such_helper  # noqa: B018
     code = ("import sys, l2rw_viz.course.files as f; f.notebooks_dir(); "

@@ -296,10 +296,11 @@ def test_a_stopped_run_is_marked_in_its_cell_never_a_bare_gap(monkeypatch):
     """A run that stopped with a message (e.g. loss correction refusing an unusable T) has no row; the table says
     'stopped' (or marks the cell's other seeds), with a footnote, where a run not made yet shows '-'."""
     from l2rw_viz.results import pack as pack_module
+    from l2rw_viz.results import shipped
 
-    real = pack_module.provenance("noise")
+    real = shipped.provenance("noise")
     fake = {**real, "diverged_runs": [["l2rw", "uniform", 1, "stopped: why"], ["no_such", "background", 0, "why"]]}
-    monkeypatch.setattr(pack_module, "provenance", lambda name: fake)
+    monkeypatch.setattr(shipped, "provenance", lambda name: fake)   # what load_results reads the stopped runs from
     text = pack_module.summary_table("noise", markdown=True)
     row = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
     assert row["l2rw"].split(" | ")[2].endswith("‡ |") and row["no_such"].startswith("| no_such | stopped ‡ |")

@@ -364,7 +364,7 @@ def summary_table(name: str, markdown: bool = False) -> str:
         s.loc[best.index, "cell"] = "**" + s.loc[best.index, "cell"] + "**"
     pivot = s.pivot(index="method", columns="setting_value", values="cell")
     # a run that stopped (e.g. loss correction refusing an unusable T) has no row: its cell says so, never a bare gap
-    stopped = {(str(m), str(st)) for m, st, *_ in provenance(name).get("diverged_runs", [])}
+    stopped = {(m, st) for m, st, *_ in table.attrs["diverged_runs"]}   # (load_results: from the provenance)
     columns = {setting_text(c): c for c in pivot.columns}
     stopped = {(m, st) for m, st in stopped if st in columns}   # (a setting no method has a row of is not drawn)
     for method, setting in sorted(stopped):

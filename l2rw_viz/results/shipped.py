@@ -153,8 +153,9 @@ def load_results(name: str, methods=None, settings=None, seeds=None):
         raise FileNotFoundError(f"no shipped results for {name!r} at {path}; make them with "
                                 f"'{refresh_command(name)}'")
     table = _read(path, path.stat().st_mtime).copy()
+    made = provenance(name) if provenance_path(name).exists() else {}
     # a run the provenance declares missing (a table being re-made) is a known name that selects no row yet
-    pending = provenance(name).get("missing_runs", []) if provenance_path(name).exists() else []
+    pending = made.get("missing_runs", [])
     keep_methods = keep_settings = keep_seeds = None
     if methods is not None:
         have = set(table["method"]) | {m for m, _, _ in pending}
@@ -172,9 +173,8 @@ def load_results(name: str, methods=None, settings=None, seeds=None):
     table = table.reset_index(drop=True)
     # a run that stopped with a message has no row: the table carries [method, setting, seed, message] of each, so
     # a figure can say "stopped" where it would otherwise show a bare gap
-    stopped = provenance(name).get("diverged_runs", []) if provenance_path(name).exists() else []
     table.attrs["diverged_runs"] = [
-        [str(m), setting_text(st), int(d), str(msg)] for m, st, d, msg in stopped
+        [str(m), setting_text(st), int(d), str(msg)] for m, st, d, msg in made.get("diverged_runs", [])
         if (keep_methods is None or m in keep_methods) and (keep_settings is None or setting_text(st) in keep_settings)
         and (keep_seeds is None or int(d) in keep_seeds)]
     return table

@@ -18,6 +18,7 @@ appear, and which cells are missing, come from the table.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -155,9 +156,7 @@ def comparison_frame(table: Any, value: str = "test_accuracy", methods: Sequence
     stats = t.groupby(["method", "setting"])[value].agg(["mean", "std", "count"])
     said = t["inert"].map(lambda x: isinstance(x, str) and bool(x)) if "inert" in t else t["method"].map(lambda _: 0)
     inert = t.assign(_inert=said).groupby(["method", "setting"])["_inert"].all()
-    stopped: dict[tuple[str, str], int] = {}
-    for m, st, *_ in table.attrs.get("diverged_runs", []):
-        stopped[(str(m), _setting_text(st))] = stopped.get((str(m), _setting_text(st)), 0) + 1
+    stopped = Counter((str(m), _setting_text(st)) for m, st, *_ in table.attrs.get("diverged_runs", []))
     rows = []
     for m in sorted(names, key=_order_key):
         row: dict[str, Any] = {"method": m, "group": method_group(m), "label": method_label(m)}
